@@ -1,0 +1,138 @@
+// logitloss/detail/ops.hpp — the primitive operations the formulas are written
+// in, for scalar float/double on the host and in CUDA device code. The xsimd
+// batch versions live in ops_xsimd.hpp with the same names and meanings.
+//
+// Every formula in formulas.hpp is written against `ops<T>` only, so the
+// scalar, SIMD and CUDA paths are one source text. The primitives are chosen
+// so that each has one exact meaning on every backend:
+//   fma        fused a*b+c, one rounding (scalar: std::fma, always fused)
+//   two_prod   a*b as an unevaluated pair hi+lo with hi+lo == a*b exactly
+//   select     lane-wise c ? a : b, never evaluating a NaN into a trap
+//   pow2       2^k for an integral k in the normal exponent range, exactly
+//   split_exp  v = m * 2^k with m in [1,2), for positive normal v
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "config.hpp"
+
+namespace logitloss {
+namespace detail {
+
+// Primary template: specialised below for float/double and in ops_xsimd.hpp
+// for xsimd::batch. A missing specialisation means xsimd batches were used
+// without including <logitloss/logitloss.hpp> (or detail/ops_xsimd.hpp).
+template <class T, class Enable = void>
+struct ops {
+    static_assert(sizeof(T) == 0,
+                  "logitloss: no ops<T> for this type; for xsimd batches include <logitloss/logitloss.hpp>");
+};
+
+// The scalar element type behind T (float for xsimd::batch<float, A>).
+template <class T, class Enable = void>
+struct scalar_of {
+    using type = T;
+};
+template <class T>
+using scalar_of_t = typename scalar_of<T>::type;
+
+// Bit layout of the IEEE binary formats the library supports.
+template <class S>
+struct float_bits;
+template <>
+struct float_bits<float> {
+    using uint = std::uint32_t;
+    static constexpr int mantissa_bits = 23;
+    static constexpr int exponent_bias = 127;
+    static constexpr int min_normal_exponent = -126;
+};
+template <>
+struct float_bits<double> {
+    using uint = std::uint64_t;
+    static constexpr int mantissa_bits = 52;
+    static constexpr int exponent_bias = 1023;
+    static constexpr int min_normal_exponent = -1022;
+};
+
+template <class S>
+LOGITLOSS_HD LOGITLOSS_INLINE typename float_bits<S>::uint to_bits(S v) noexcept {
+    typename float_bits<S>::uint u;
+    std::memcpy(&u, &v, sizeof v);
+    return u;
+}
+template <class S>
+LOGITLOSS_HD LOGITLOSS_INLINE S from_bits(typename float_bits<S>::uint u) noexcept {
+    S v;
+    std::memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+// +inf and a quiet NaN of type S, from their bit patterns.
+template <class S>
+LOGITLOSS_HD LOGITLOSS_INLINE S infinity() noexcept {
+    using U = typename float_bits<S>::uint;
+    return from_bits<S>(((U(1) << (sizeof(S) * 8 - 1 - float_bits<S>::mantissa_bits)) - 1) << float_bits<S>::mantissa_bits);
+}
+template <class S>
+LOGITLOSS_HD LOGITLOSS_INLINE S quiet_nan() noexcept {
+    using U = typename float_bits<S>::uint;
+    return from_bits<S>(to_bits(infinity<S>()) | (U(1) << (float_bits<S>::mantissa_bits - 1)));
+}
+
+template <class S>
+struct ops<S, std::enable_if_t<std::is_same<S, float>::value || std::is_same<S, double>::value>> {
+    using value_type = S;
+    using mask_type = bool;
+    using uint = typename float_bits<S>::uint;
+
+    LOGITLOSS_HD static LOGITLOSS_INLINE S select(bool c, S a, S b) noexcept { return c ? a : b; }
+    LOGITLOSS_HD static LOGITLOSS_INLINE bool mask_and(bool a, bool b) noexcept { return a && b; }
+    LOGITLOSS_HD static LOGITLOSS_INLINE bool mask_or(bool a, bool b) noexcept { return a || b; }
+
+    LOGITLOSS_HD static LOGITLOSS_INLINE S fma(S a, S b, S c) noexcept {
+#if LOGITLOSS_DEVICE_PASS
+        return ::fma(a, b, c);  // overloaded for float and double in device code
+#else
+        return std::fma(a, b, c);
+#endif
+    }
+
+    LOGITLOSS_HD static LOGITLOSS_INLINE S neg(S a) noexcept { return -a; }
+
+    LOGITLOSS_HD static LOGITLOSS_INLINE S abs(S a) noexcept {
+        return from_bits<S>(to_bits(a) & ~(uint(1) << (sizeof(S) * 8 - 1)));
+    }
+
+    // a*b == hi + lo exactly (barring overflow/underflow of lo).
+    LOGITLOSS_HD static LOGITLOSS_INLINE void two_prod(S a, S b, S& hi, S& lo) noexcept {
+        hi = a * b;
+        lo = fma(a, b, -hi);
+    }
+
+    // 2^k for integral k in [min_normal_exponent, 0], built from its bits. k
+    // arrives as S; NaN and out-of-range k give an unspecified finite or
+    // non-finite value (callers only feed NaN when the result is NaN anyway).
+    LOGITLOSS_HD static LOGITLOSS_INLINE S pow2(S k) noexcept {
+        // k + magic places the integer k in the low mantissa bits; unsigned
+        // arithmetic keeps garbage (NaN) inputs free of undefined behaviour.
+        constexpr S magic = S(3) * S(uint(1) << (float_bits<S>::mantissa_bits - 1));
+        const uint biased = to_bits(S(k + magic)) - to_bits(magic) + uint(float_bits<S>::exponent_bias);
+        return from_bits<S>(biased << float_bits<S>::mantissa_bits);
+    }
+
+    // For positive normal v: m in [1,2) and integral k with v == m * 2^k.
+    LOGITLOSS_HD static LOGITLOSS_INLINE void split_exp(S v, S& m, S& k) noexcept {
+        constexpr int mb = float_bits<S>::mantissa_bits;
+        constexpr S magic = S(3) * S(uint(1) << (mb - 1));
+        const uint u = to_bits(v);
+        const uint e = u >> mb;  // biased exponent (sign is 0)
+        m = from_bits<S>((u & ((uint(1) << mb) - 1)) | (uint(float_bits<S>::exponent_bias) << mb));
+        k = from_bits<S>(to_bits(magic) + e - uint(float_bits<S>::exponent_bias)) - magic;
+    }
+};
+
+}  // namespace detail
+}  // namespace logitloss

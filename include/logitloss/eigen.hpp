@@ -1,0 +1,182 @@
+// logitloss/eigen.hpp — the array kernels on Eigen 3.4 arrays, matrices,
+// vectors, blocks, maps and expressions.
+//
+// Element correspondence is by coordinates: logits(r, c) pairs with
+// targets(r, c) and gives grad(r, c), whatever each operand's storage order.
+// Internally the kernels see the elements in row-major order (r * cols + c),
+// which is also the order of the spans in options: weight and
+// options.losses (reduction::none) hold rows * cols elements in row-major
+// order, and a pos_weight of C values applies to column c of an N x C
+// operand, as PyTorch's pos_weight applies to the classes of an (N, C)
+// tensor. For vectors the order is simply the vector's.
+//
+// Copies: an operand already laid out contiguously in that order (any
+// vector with unit stride, a row-major matrix, a column-major matrix with one
+// column) is used in place. Any other operand (column-major matrices,
+// strided blocks and maps, unevaluated expressions) is first evaluated into a
+// contiguous row-major temporary; a gradient output that is not contiguous
+// is computed into a temporary and assigned back. Results are identical
+// either way. Shape mismatches throw logitloss::error (size_mismatch).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "kernels.hpp"
+
+namespace logitloss {
+namespace detail {
+
+template <class D>
+using eigen_scalar_t = typename Eigen::internal::traits<std::decay_t<D>>::Scalar;
+
+// Whether x (with direct access) is contiguous in row-major order.
+template <class D>
+bool eigen_row_major_contiguous(const Eigen::DenseBase<D>& x) {
+    if constexpr ((int(D::Flags) & Eigen::DirectAccessBit) != 0) {
+        const auto& d = x.derived();
+        const Eigen::Index row_step = D::IsRowMajor ? d.outerStride() : d.innerStride();
+        const Eigen::Index col_step = D::IsRowMajor ? d.innerStride() : d.outerStride();
+        return (d.cols() <= 1 || col_step == 1) && (d.rows() <= 1 || row_step == d.cols());
+    } else {
+        return false;
+    }
+}
+
+// A read-only row-major view of x: its own memory when contiguous in that
+// order, otherwise a copy.
+template <class T>
+class eigen_input {
+public:
+    template <class D>
+    explicit eigen_input(const Eigen::DenseBase<D>& x) {
+        static_assert(std::is_same<eigen_scalar_t<D>, T>::value, "operands must share one scalar type");
+        if constexpr ((int(D::Flags) & Eigen::DirectAccessBit) != 0) {
+            if (eigen_row_major_contiguous(x)) {
+                data_ = x.derived().data();
+                return;
+            }
+        }
+        copy_.resize(static_cast<std::size_t>(x.size()));
+        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(copy_.data(), x.rows(),
+                                                                                     x.cols());
+        if constexpr (std::is_base_of<Eigen::ArrayBase<D>, D>::value)
+            m = x.derived();
+        else
+            m = x.derived().array();
+        data_ = copy_.data();
+    }
+    [[nodiscard]] const T* data() const noexcept { return data_; }
+
+private:
+    const T* data_ = nullptr;
+    std::vector<T> copy_;
+};
+
+template <class DA, class DB>
+void eigen_same_shape(const char* fn, const char* what, const Eigen::DenseBase<DA>& a, const Eigen::DenseBase<DB>& b) {
+    if (a.rows() != b.rows() || a.cols() != b.cols())
+        fail(error_kind::size_mismatch, static_cast<std::size_t>(b.size()), fn,
+             std::string(what) + " is " + std::to_string(b.rows()) + "x" + std::to_string(b.cols()) + ", logits are " +
+                 std::to_string(a.rows()) + "x" + std::to_string(a.cols()));
+}
+
+// Runs kernel(x, y, n, grad_ptr) and delivers the gradient into `grad`
+// (resized first when it is a plain object of another shape).
+template <class T, class DX, class G, class K>
+T eigen_with_grad(const char* fn, const Eigen::DenseBase<DX>& x, G& grad, K kernel, const eigen_input<T>& xi,
+                  const eigen_input<T>& yi) {
+    using GD = std::decay_t<G>;
+    if constexpr (std::is_base_of<Eigen::PlainObjectBase<GD>, GD>::value) {
+        if (grad.rows() != x.rows() || grad.cols() != x.cols()) grad.resize(x.rows(), x.cols());
+    }
+    eigen_same_shape(fn, "the gradient output", x, grad);
+    const auto n = static_cast<std::size_t>(x.size());
+    if constexpr ((int(GD::Flags) & Eigen::DirectAccessBit) != 0 && (int(GD::Flags) & Eigen::LvalueBit) != 0) {
+        if (eigen_row_major_contiguous(grad)) return kernel(xi.data(), yi.data(), n, grad.derived().data());
+    }
+    std::vector<T> buf(n);
+    const T r = kernel(xi.data(), yi.data(), n, buf.data());
+    Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(buf.data(), x.rows(),
+                                                                                       x.cols());
+    if constexpr (std::is_base_of<Eigen::ArrayBase<GD>, GD>::value)
+        grad = m;
+    else
+        grad = m.matrix();
+    return r;
+}
+
+}  // namespace detail
+
+// Reduced BCE-with-logits loss of Eigen operands of equal shape.
+template <class Arch = xsimd::default_arch, class DX, class DY, class T = detail::eigen_scalar_t<DX>>
+[[nodiscard]] T bce_with_logits_forward(const Eigen::DenseBase<DX>& logits, const Eigen::DenseBase<DY>& targets,
+                                        const options<T>& opt = {}) {
+    detail::eigen_same_shape("bce_with_logits_forward", "targets", logits, targets);
+    const detail::eigen_input<T> x(logits), y(targets);
+    return bce_with_logits_forward<Arch>(x.data(), y.data(), static_cast<std::size_t>(logits.size()), opt);
+}
+
+// Loss and d(loss)/d(logits) into grad_logits (same shape; a plain object
+// is resized to it).
+template <class Arch = xsimd::default_arch, class DX, class DY, class G, class T = detail::eigen_scalar_t<DX>>
+T bce_with_logits_forward_backward(const Eigen::DenseBase<DX>& logits, const Eigen::DenseBase<DY>& targets,
+                                   G&& grad_logits, const options<T>& opt = {}) {
+    static_assert(std::is_base_of<Eigen::DenseBase<std::decay_t<G>>, std::decay_t<G>>::value,
+                  "grad_logits must be a writable Eigen object");
+    const char* fn = "bce_with_logits_forward_backward";
+    detail::eigen_same_shape(fn, "targets", logits, targets);
+    const detail::eigen_input<T> x(logits), y(targets);
+    return detail::eigen_with_grad<T>(
+        fn, logits, grad_logits,
+        [&](const T* xp, const T* yp, std::size_t n, T* g) {
+            return bce_with_logits_forward_backward<Arch>(xp, yp, n, g, opt);
+        },
+        x, y);
+}
+
+// PyTorch BCELoss on Eigen probabilities and targets of equal shape.
+template <class Arch = xsimd::default_arch, class DP, class DY, class T = detail::eigen_scalar_t<DP>>
+[[nodiscard]] T bce_forward(const Eigen::DenseBase<DP>& probabilities, const Eigen::DenseBase<DY>& targets,
+                            const options<T>& opt = {}) {
+    detail::eigen_same_shape("bce_forward", "targets", probabilities, targets);
+    const detail::eigen_input<T> p(probabilities), y(targets);
+    return bce_forward<Arch>(p.data(), y.data(), static_cast<std::size_t>(probabilities.size()), opt);
+}
+
+// BCELoss and d(loss)/d(probabilities) into grad_probabilities.
+template <class Arch = xsimd::default_arch, class DP, class DY, class G, class T = detail::eigen_scalar_t<DP>>
+T bce_forward_backward(const Eigen::DenseBase<DP>& probabilities, const Eigen::DenseBase<DY>& targets,
+                       G&& grad_probabilities, const options<T>& opt = {}) {
+    static_assert(std::is_base_of<Eigen::DenseBase<std::decay_t<G>>, std::decay_t<G>>::value,
+                  "grad_probabilities must be a writable Eigen object");
+    const char* fn = "bce_forward_backward";
+    detail::eigen_same_shape(fn, "targets", probabilities, targets);
+    const detail::eigen_input<T> p(probabilities), y(targets);
+    return detail::eigen_with_grad<T>(
+        fn, probabilities, grad_probabilities,
+        [&](const T* pp, const T* yp, std::size_t n, T* g) { return bce_forward_backward<Arch>(pp, yp, n, g, opt); },
+        p, y);
+}
+
+// out = sigmoid(x), element-wise (out: same shape; a plain object is resized).
+template <class Arch = xsimd::default_arch, class DX, class G, class T = detail::eigen_scalar_t<DX>>
+void sigmoid(const Eigen::DenseBase<DX>& x, G&& out) {
+    static_assert(std::is_base_of<Eigen::DenseBase<std::decay_t<G>>, std::decay_t<G>>::value,
+                  "out must be a writable Eigen object");
+    const detail::eigen_input<T> xi(x);
+    detail::eigen_with_grad<T>(
+        "sigmoid", x, out,
+        [](const T* xp, const T*, std::size_t n, T* o) {
+            sigmoid<Arch>(xp, n, o);
+            return T(0);
+        },
+        xi, xi);
+}
+
+}  // namespace logitloss

@@ -1,0 +1,99 @@
+// Eigen adapters: vectors, arrays, both storage orders, blocks, strided maps
+// and expressions give the same results as the pointer kernels.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <vector>
+
+#include <logitloss/eigen.hpp>
+
+namespace ll = logitloss;
+
+namespace {
+
+template <class M>
+void fill(M& m, std::uint32_t seed, bool target) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> n(0.f, 5.f);
+    for (Eigen::Index r = 0; r < m.rows(); ++r)
+        for (Eigen::Index c = 0; c < m.cols(); ++c)
+            m(r, c) = target ? static_cast<float>(rng() % 2) : n(rng);
+}
+
+}  // namespace
+
+TEST_CASE("vectors: in place, same as the pointer kernels") {
+    Eigen::VectorXf x(101), y(101), g;
+    fill(x, 1, false);
+    fill(y, 2, true);
+    std::vector<float> gp(101);
+    const float ref = ll::bce_with_logits_forward_backward(x.data(), y.data(), 101, gp.data());
+    CHECK(ll::bce_with_logits_forward_backward(x, y, g) == ref);
+    REQUIRE(g.size() == 101);
+    for (int i = 0; i < 101; ++i) CHECK(g(i) == gp[static_cast<std::size_t>(i)]);
+    CHECK(ll::bce_with_logits_forward(x.array(), y.array()) == ref);
+    // Row vectors and a row of a matrix (strided in column-major storage).
+    Eigen::RowVectorXf xr = x.transpose(), yr = y.transpose();
+    CHECK(ll::bce_with_logits_forward(xr, yr) == ref);
+    Eigen::MatrixXf m(3, 101);
+    m.row(1) = xr;
+    Eigen::RowVectorXf gr(101);
+    CHECK(ll::bce_with_logits_forward_backward(m.row(1), yr, gr) == ref);
+    for (int i = 0; i < 101; ++i) CHECK(gr(i) == gp[static_cast<std::size_t>(i)]);
+    // A strided gradient output is written through a temporary.
+    Eigen::MatrixXf gm = Eigen::MatrixXf::Zero(3, 101);
+    CHECK(ll::bce_with_logits_forward_backward(xr, yr, gm.row(2)) == ref);
+    for (int i = 0; i < 101; ++i) CHECK(gm(2, i) == gp[static_cast<std::size_t>(i)]);
+    CHECK(gm.row(0).isZero());
+}
+
+TEST_CASE("matrices: coordinates pair up whatever the storage order; pos_weight per column") {
+    using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    RowMajor x(40, 3), y(40, 3);
+    fill(x, 3, false);
+    fill(y, 4, true);
+    Eigen::ArrayXXf xc = x, yc = y;  // column-major copies
+    const std::vector<float> pw = {0.5f, 1.f, 4.f};
+    ll::options<float> o;
+    o.pos_weight = ll::span<const float>(pw);
+    o.reduce = ll::reduction::sum;
+    std::vector<float> gp(120);
+    const float ref = ll::bce_with_logits_forward_backward(x.data(), y.data(), 120, gp.data(), o);
+    Eigen::ArrayXXf gc;
+    CHECK(ll::bce_with_logits_forward_backward(xc, yc, gc, o) == ref);
+    CHECK(ll::bce_with_logits_forward_backward(x, yc, gc, o) == ref);
+    RowMajor gr;
+    CHECK(ll::bce_with_logits_forward_backward(xc, y, gr, o) == ref);
+    for (Eigen::Index r = 0; r < 40; ++r)
+        for (Eigen::Index c = 0; c < 3; ++c) {
+            CHECK(gc(r, c) == gp[static_cast<std::size_t>(r * 3 + c)]);
+            CHECK(gr(r, c) == gp[static_cast<std::size_t>(r * 3 + c)]);
+        }
+    // An expression is evaluated first.
+    CHECK(ll::bce_with_logits_forward(xc * 1.f, yc, o) == ref);
+    // Strided map over every other element.
+    std::vector<float> wide(240);
+    Eigen::Map<Eigen::ArrayXf, 0, Eigen::InnerStride<2>> strided(wide.data(), 120);
+    Eigen::ArrayXf xv = Eigen::Map<const Eigen::ArrayXf>(x.data(), 120);
+    Eigen::ArrayXf yv = Eigen::Map<const Eigen::ArrayXf>(y.data(), 120);
+    strided = xv;
+    CHECK(ll::bce_with_logits_forward(strided, yv, o) == ref);
+}
+
+TEST_CASE("probabilities, sigmoid and shape errors") {
+    Eigen::ArrayXd p = (Eigen::ArrayXd::LinSpaced(50, -3, 3).exp() + 1).inverse();
+    Eigen::ArrayXd y = Eigen::ArrayXd::Constant(50, 1.0);
+    Eigen::ArrayXd g;
+    std::vector<double> gp(50);
+    const double ref = ll::bce_forward_backward(p.data(), y.data(), 50, gp.data());
+    CHECK(ll::bce_forward_backward(p, y, g) == ref);
+    CHECK(ll::bce_forward(p, y) == ref);
+    for (int i = 0; i < 50; ++i) CHECK(g(i) == gp[static_cast<std::size_t>(i)]);
+    Eigen::ArrayXd s;
+    ll::sigmoid(p, s);
+    for (int i = 0; i < 50; ++i) CHECK(s(i) == ll::sigmoid(p(i)));
+    Eigen::ArrayXd short_y = Eigen::ArrayXd::Zero(49);
+    CHECK_THROWS_AS((void)ll::bce_forward(p, short_y), ll::error);
+    Eigen::ArrayXXd wrong(5, 10);
+    CHECK_THROWS_AS((void)ll::bce_with_logits_forward_backward(p, y, wrong.block(0, 0, 5, 9)), ll::error);
+}

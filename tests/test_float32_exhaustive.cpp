@@ -1,0 +1,330 @@
+// Every float32 input, through the scalar functions and through the SIMD
+// array kernels, against a double-precision reference (itself spot-checked
+// against MPFR below). Prints the max ULP per function and path, and where it
+// occurs. Runs on all cores.
+#include <doctest/doctest.h>
+
+#include <mpfr.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <logitloss/logitloss.hpp>
+
+#include "support.hpp"
+
+namespace ll = logitloss;
+using support::ulp_error_f32;
+
+namespace {
+
+constexpr int n_functions = 7;
+const char* const function_names[n_functions] = {
+    "sigmoid(x)",
+    "log_sigmoid(x)",
+    "softplus(x)",
+    "bce_with_logits(x, 0)",
+    "bce_with_logits(x, 1)",
+    "bce_with_logits_grad(x, 0)",
+    "bce_with_logits_grad(x, 1)",
+};
+
+struct stat {
+    std::uint32_t max_ulp = 0;
+    float worst_x = 0.f;
+    std::uint64_t above_0 = 0;  // not correctly rounded
+    std::uint64_t above_1 = 0;
+    std::uint64_t above_2 = 0;  // outside the contract
+    // Adds e[0..n) for inputs x[0..n): vectorisable counts, then a search
+    // for the worst input only when the maximum grows.
+    void add_all(const std::uint32_t* e, const float* x, std::size_t n) {
+        std::uint32_t m = 0;
+        std::uint64_t c0 = 0, c1 = 0, c2 = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            m = std::max(m, e[i]);
+            c0 += e[i] > 0;
+            c1 += e[i] > 1;
+            c2 += e[i] > 2;
+        }
+        above_0 += c0;
+        above_1 += c1;
+        above_2 += c2;
+        if (m > max_ulp) {
+            for (std::size_t i = 0; i < n; ++i)
+                if (e[i] == m) {
+                    max_ulp = m;
+                    worst_x = x[i];
+                    break;
+                }
+        }
+    }
+    void merge(const stat& o) {
+        if (o.max_ulp > max_ulp) {
+            max_ulp = o.max_ulp;
+            worst_x = o.worst_x;
+        }
+        above_0 += o.above_0;
+        above_1 += o.above_1;
+        above_2 += o.above_2;
+    }
+};
+
+// Runs body(begin, end, stats) over [0, total) in chunks on every core.
+template <std::size_t N, class Body>
+void parallel_sweep(std::uint64_t total, std::uint64_t chunk, stat (&out)[N], Body body) {
+    const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    std::atomic<std::uint64_t> next{0};
+    std::mutex m;
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) {
+        pool.emplace_back([&] {
+            stat local[N];
+            for (;;) {
+                const std::uint64_t begin = next.fetch_add(chunk);
+                if (begin >= total) break;
+                body(begin, std::min(total, begin + chunk), local);
+            }
+            std::lock_guard<std::mutex> lock(m);
+            for (std::size_t i = 0; i < N; ++i) out[i].merge(local[i]);
+        });
+    }
+    for (auto& th : pool) th.join();
+}
+
+void print_table(const char* title, const char* const* names, const stat* s, std::size_t n) {
+    std::printf("\n%s\n", title);
+    std::printf("| function | path | max ulp | at x | > 0 ulp | > 1 ulp | > 2 ulp |\n|---|---|---|---|---|---|---|\n");
+    for (std::size_t i = 0; i < n; ++i) {
+        std::printf("| %s | %s | %" PRIu32 " | %.9g | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " |\n", names[i / 2],
+                    i % 2 == 0 ? "scalar" : "SIMD", s[i].max_ulp, static_cast<double>(s[i].worst_x), s[i].above_0,
+                    s[i].above_1, s[i].above_2);
+    }
+    std::fflush(stdout);
+}
+
+// sigmoid and softplus of x, correctly rounded to float by MPFR.
+struct mpfr_ref {
+    mpfr_t x, t, u;
+    mpfr_ref() { mpfr_inits2(256, x, t, u, static_cast<mpfr_ptr>(nullptr)); }
+    ~mpfr_ref() { mpfr_clears(x, t, u, static_cast<mpfr_ptr>(nullptr)); }
+    mpfr_ref(const mpfr_ref&) = delete;
+    mpfr_ref& operator=(const mpfr_ref&) = delete;
+    // Both through e = exp(-|v|), which never overflows MPFR's exponent range.
+    float sigmoid(float v) {  // v >= 0: 1 / (1 + e); v < 0: e / (1 + e)
+        mpfr_set_flt(x, -std::fabs(v), MPFR_RNDN);
+        mpfr_exp(t, x, MPFR_RNDN);
+        mpfr_add_ui(u, t, 1, MPFR_RNDN);
+        if (v >= 0)
+            mpfr_ui_div(u, 1, u, MPFR_RNDN);
+        else
+            mpfr_div(u, t, u, MPFR_RNDN);
+        return round(u);
+    }
+    float softplus(float v) {  // max(v, 0) + log1p(e)
+        mpfr_set_flt(x, -std::fabs(v), MPFR_RNDN);
+        mpfr_exp(t, x, MPFR_RNDN);
+        mpfr_log1p(u, t, MPFR_RNDN);
+        if (v > 0) {
+            mpfr_set_flt(x, v, MPFR_RNDN);
+            mpfr_add(u, u, x, MPFR_RNDN);
+        }
+        return round(u);
+    }
+    // Rounds to float with float's exponent range (subnormals rounded once).
+    float round(mpfr_t v) {
+        const mpfr_exp_t emin = mpfr_get_emin(), emax = mpfr_get_emax();
+        mpfr_t r;
+        mpfr_init2(r, 24);
+        mpfr_set_emin(-148);
+        mpfr_set_emax(128);
+        const int inex = mpfr_set(r, v, MPFR_RNDN);
+        mpfr_subnormalize(r, mpfr_check_range(r, inex, MPFR_RNDN), MPFR_RNDN);
+        const float f = mpfr_get_flt(r, MPFR_RNDN);
+        mpfr_set_emin(emin);
+        mpfr_set_emax(emax);
+        mpfr_clear(r);
+        return f;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("float32 exhaustive: all 2^32 logits, scalar and SIMD, within 2 ulp") {
+    // Index 2f is function f through the scalar path, 2f+1 through the SIMD
+    // array kernels (ll::sigmoid/softplus/log_sigmoid arrays and
+    // bce_with_logits_forward_backward with reduction::none).
+    stat s[2 * n_functions];
+    const std::uint64_t chunk = 1 << 16;
+    parallel_sweep(std::uint64_t(1) << 31, chunk, s, [](std::uint64_t begin, std::uint64_t end, stat* st) {
+        const std::size_t n = static_cast<std::size_t>(end - begin);
+        thread_local std::vector<float> x, zeros, ones, out[2 * n_functions];
+        thread_local std::vector<support::logistic_ref> ref;
+        thread_local std::vector<double> want[6];
+        thread_local std::vector<std::uint32_t> err;
+        for (auto& w : want) w.resize(n);
+        err.resize(n);
+        x.resize(n);
+        zeros.assign(n, 0.f);
+        ones.assign(n, 1.f);
+        ref.resize(n);
+        for (auto& o : out) o.resize(n);
+        for (std::size_t i = 0; i < n; ++i) ref[i] = support::reference(support::from_bits<float>(static_cast<std::uint32_t>(begin + i)));
+        for (int sign = 0; sign < 2; ++sign) {
+            for (std::size_t i = 0; i < n; ++i)
+                x[i] = support::from_bits<float>(static_cast<std::uint32_t>(begin + i) | (sign ? 0x80000000u : 0u));
+            // scalar path
+            for (std::size_t i = 0; i < n; ++i) out[0][i] = ll::sigmoid(x[i]);
+            for (std::size_t i = 0; i < n; ++i) out[2][i] = ll::log_sigmoid(x[i]);
+            for (std::size_t i = 0; i < n; ++i) out[4][i] = ll::softplus(x[i]);
+            for (std::size_t i = 0; i < n; ++i) out[6][i] = ll::bce_with_logits(x[i], 0.f);
+            for (std::size_t i = 0; i < n; ++i) out[8][i] = ll::bce_with_logits(x[i], 1.f);
+            for (std::size_t i = 0; i < n; ++i) out[10][i] = ll::bce_with_logits_grad(x[i], 0.f);
+            for (std::size_t i = 0; i < n; ++i) out[12][i] = ll::bce_with_logits_grad(x[i], 1.f);
+            // SIMD array path, as users call it (checks off: targets are valid)
+            ll::sigmoid(x.data(), n, out[1].data());
+            ll::log_sigmoid(x.data(), n, out[3].data());
+            ll::softplus(x.data(), n, out[5].data());
+            ll::options<float> o;
+            o.reduce = ll::reduction::none;
+            o.check = false;
+            o.losses = ll::span<float>(out[7]);
+            (void)ll::bce_with_logits_forward_backward(x.data(), zeros.data(), n, out[11].data(), o);
+            o.losses = ll::span<float>(out[9]);
+            (void)ll::bce_with_logits_forward_backward(x.data(), ones.data(), n, out[13].data(), o);
+            // Reference per function: sigmoid(x), -softplus(-x), softplus(x),
+            // softplus(x), softplus(-x), sigmoid(x), -sigmoid(-x).
+            for (std::size_t i = 0; i < n; ++i) {
+                const auto& r = ref[i];
+                want[0][i] = sign ? r.sig_neg : r.sig_pos;  // sigmoid(x)
+                want[1][i] = sign ? r.sig_pos : r.sig_neg;  // sigmoid(-x)
+                want[2][i] = sign ? r.sp_neg : r.sp_pos;    // softplus(x)
+                want[3][i] = sign ? r.sp_pos : r.sp_neg;    // softplus(-x)
+                want[4][i] = -want[3][i];
+                want[5][i] = -want[1][i];
+            }
+            const int which[n_functions] = {0, 4, 2, 2, 3, 0, 5};
+            for (int f = 0; f < n_functions; ++f) {
+                for (int path = 0; path < 2; ++path) {
+                    support::ulp_errors_f32(out[2 * f + path].data(), want[which[f]].data(), err.data(), n);
+                    st[2 * f + path].add_all(err.data(), x.data(), n);
+                }
+            }
+        }
+    });
+    print_table("float32, all 2^32 inputs (x86-64, this build's widest SIMD path)", function_names, s, 2 * n_functions);
+    for (int i = 0; i < 2 * n_functions; ++i) {
+        CAPTURE(function_names[i / 2]);
+        CAPTURE(i % 2 == 0 ? "scalar" : "SIMD");
+        CHECK(s[i].max_ulp <= 2);
+    }
+}
+
+TEST_CASE("float32 exhaustive: bce and bce_grad for every p in [0, 1], hard targets") {
+    const char* const names[4] = {"bce(p, 0)", "bce(p, 1)", "bce_grad(p, 0)", "bce_grad(p, 1)"};
+    stat s[8];
+    const std::uint64_t total = std::uint64_t(support::to_bits(1.0f)) + 1;  // +0 ... 1.0
+    parallel_sweep(total, 1 << 16, s, [](std::uint64_t begin, std::uint64_t end, stat* st) {
+        const std::size_t n = static_cast<std::size_t>(end - begin);
+        thread_local std::vector<float> p, zeros, ones, out[8];
+        p.resize(n);
+        zeros.assign(n, 0.f);
+        ones.assign(n, 1.f);
+        for (auto& o : out) o.resize(n);
+        for (std::size_t i = 0; i < n; ++i) p[i] = support::from_bits<float>(static_cast<std::uint32_t>(begin + i));
+        for (std::size_t i = 0; i < n; ++i) out[0][i] = ll::bce(p[i], 0.f);
+        for (std::size_t i = 0; i < n; ++i) out[2][i] = ll::bce(p[i], 1.f);
+        for (std::size_t i = 0; i < n; ++i) out[4][i] = ll::bce_grad(p[i], 0.f);
+        for (std::size_t i = 0; i < n; ++i) out[6][i] = ll::bce_grad(p[i], 1.f);
+        ll::options<float> o;
+        o.reduce = ll::reduction::none;
+        o.losses = ll::span<float>(out[1]);
+        (void)ll::bce_forward_backward(p.data(), zeros.data(), n, out[5].data(), o);
+        o.losses = ll::span<float>(out[3]);
+        (void)ll::bce_forward_backward(p.data(), ones.data(), n, out[7].data(), o);
+        const double eps = static_cast<double>(1e-12f);  // ATen's epsilon as the float kernel sees it
+        thread_local std::vector<double> want[4];
+        thread_local std::vector<std::uint32_t> err;
+        err.resize(n);
+        for (auto& w : want) w.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            // ATen's formula in double: the logs within 1 ulp of double, the
+            // products exact or within 1 ulp; all far inside float's 2^-24.
+            const double pd = p[i];
+            const double lq = std::max(std::log1p(-pd), -100.0), lp = std::max(std::log(pd), -100.0);
+            const double d = std::max(pd * (1.0 - pd), eps);
+            want[0][i] = -lq;
+            want[1][i] = -lp;
+            want[2][i] = pd / d;
+            want[3][i] = (pd - 1.0) / d;
+        }
+        for (int f = 0; f < 4; ++f) {
+            for (int path = 0; path < 2; ++path) {
+                support::ulp_errors_f32(out[2 * f + path].data(), want[f].data(), err.data(), n);
+                st[2 * f + path].add_all(err.data(), p.data(), n);
+            }
+        }
+    });
+    print_table("float32, every p in [0, 1]: ATen's BCELoss formula", names, s, 8);
+    for (int i = 0; i < 8; ++i) {
+        CAPTURE(names[i / 2]);
+        CHECK(s[i].max_ulp <= 2);
+    }
+}
+
+TEST_CASE("the double reference agrees with MPFR's correctly rounded values") {
+    // Random bit patterns and dense windows around every threshold. Where the
+    // double reference sits within 2^-46 of a rounding boundary the sweep
+    // already accepts both neighbours; elsewhere it must round exactly as
+    // MPFR does.
+    std::vector<float> xs;
+    std::mt19937 rng(2024);
+    for (int i = 0; i < 400000; ++i) {
+        const float v = support::from_bits<float>(static_cast<std::uint32_t>(rng()));
+        if (!std::isnan(v)) xs.push_back(v);
+    }
+    using th = ll::thresholds<float>;
+    for (float c : {th::sigmoid_one, th::sigmoid_zero, th::naive_sigmoid_one, th::naive_sigmoid_zero, 0.f, -87.3f,
+                    -88.f, -100.f, 1e-20f}) {
+        float lo = c, hi = c;
+        for (int k = 0; k < 2000; ++k) {
+            xs.push_back(lo);
+            xs.push_back(hi);
+            lo = std::nextafter(lo, -1e30f);
+            hi = std::nextafter(hi, 1e30f);
+        }
+    }
+    mpfr_ref m;
+    std::size_t mismatches = 0, checked = 0;
+    for (float x : xs) {
+        const auto r = support::reference(x);
+        const float s_exact = m.sigmoid(x), p_exact = m.softplus(x);
+        checked += 2;
+        const bool bad_s = ulp_error_f32(s_exact, r.sig_pos) != 0, bad_p = ulp_error_f32(p_exact, r.sp_pos) != 0;
+        if ((bad_s || bad_p) && mismatches < 10)
+            MESSAGE("x = " << x << ": MPFR sigmoid " << s_exact << " double " << r.sig_pos << ", MPFR softplus "
+                           << p_exact << " double " << r.sp_pos);
+        mismatches += bad_s + bad_p;
+    }
+    // The vectorised error function used by the sweep agrees with the plain one.
+    std::vector<float> got(xs.size());
+    std::vector<double> ref(xs.size());
+    std::vector<std::uint32_t> e(xs.size());
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+        ref[i] = support::reference(xs[i]).sp_pos;
+        got[i] = support::from_bits<float>(static_cast<std::uint32_t>(support::to_bits(static_cast<float>(ref[i])) + (i % 5) - 2));
+    }
+    support::ulp_errors_f32(got.data(), ref.data(), e.data(), xs.size());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < xs.size(); ++i) differ += e[i] != ulp_error_f32(got[i], ref[i]);
+    CHECK(differ == 0);
+    MESSAGE("MPFR spot check: " << checked << " values, " << mismatches << " disagreements");
+    CHECK(checked > 800000);
+    CHECK(mismatches == 0);
+}

@@ -1,0 +1,189 @@
+// Element-wise formulas: identities the implementation promises bitwise, the
+// fused forms, sampled accuracy of every SIMD architecture of this build, and
+// scalar == SIMD.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <logitloss/logitloss.hpp>
+
+#include "support.hpp"
+
+namespace ll = logitloss;
+using support::ulp_distance;
+
+namespace {
+
+// Logits spread over every binade of interest: uniform bit patterns, and a
+// dense range around the interesting region.
+template <class T>
+std::vector<T> sample_logits(std::size_t n, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<T> v;
+    v.reserve(n);
+    std::uniform_real_distribution<double> dense(-120.0, 120.0);
+    while (v.size() < n) {
+        const std::uint64_t r = rng();
+        T x;
+        if (r % 3 == 0) {
+            x = static_cast<T>(dense(rng));
+        } else {
+            x = support::from_bits<T>(static_cast<support::bits_t<T>>(rng()));
+            if (std::isnan(x)) continue;
+        }
+        v.push_back(x);
+    }
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("hard-target identities hold bitwise", T, float, double) {
+    for (T x : sample_logits<T>(100000, 1)) {
+        const T sp = ll::softplus(x), spn = ll::softplus(-x);
+        CHECK(support::to_bits(ll::bce_with_logits(x, T(0))) == support::to_bits(sp));
+        CHECK(support::to_bits(ll::bce_with_logits(x, T(1))) == support::to_bits(spn));
+        CHECK(support::to_bits(ll::log_sigmoid(x)) == support::to_bits(T(-spn)));
+        CHECK(support::to_bits(ll::bce_with_logits_grad(x, T(0))) == support::to_bits(ll::sigmoid(x)));
+        CHECK(ll::bce_with_logits_grad(x, T(1)) == -ll::sigmoid(-x));  // equal values (+0 where -sigmoid(-x) is -0)
+        const auto vg = ll::bce_with_logits_value_and_grad(x, T(0.25), T(3));
+        CHECK(support::to_bits(vg.value) == support::to_bits(ll::bce_with_logits(x, T(0.25), T(3))));
+        CHECK(support::to_bits(vg.grad) == support::to_bits(ll::bce_with_logits_grad(x, T(0.25), T(3))));
+    }
+}
+
+TEST_CASE_TEMPLATE("gradients in the tails are tiny and exact, never 0", T, float, double) {
+    // sigmoid(x) - 1 = -sigmoid(-x): a confidently right logit keeps its gradient.
+    for (T x : {T(17), T(20), T(40), T(80), T(100)}) {
+        const double ref = -std::exp(-static_cast<double>(x)) / (1.0 + std::exp(-static_cast<double>(x)));
+        const T g = ll::bce_with_logits_grad(x, T(1));
+        if (static_cast<T>(ref) != T(0)) {
+            CHECK(g < T(0));
+            CHECK(ulp_distance(g, static_cast<T>(ref)) <= 1);
+        }
+    }
+}
+
+TEST_CASE_TEMPLATE("pos_weight has PyTorch's meaning", T, float, double) {
+    // pos_weight * y * softplus(-x) + (1 - y) * softplus(x)
+    for (T x : {T(-30), T(-3.5), T(-0.25), T(0), T(0.75), T(4), T(25)}) {
+        for (T y : {T(0), T(0.3), T(1)}) {
+            for (T pw : {T(0), T(0.5), T(1), T(7)}) {
+                const double xd = x, yd = y, pd = pw;
+                const auto r = support::reference(xd);
+                const double loss = pd * yd * r.sp_neg + (1 - yd) * r.sp_pos;
+                const double grad = (1 - yd) * r.sig_pos - pd * yd * r.sig_neg;
+                CHECK(std::fabs(ll::bce_with_logits(x, y, pw) - loss) <= 8 * std::numeric_limits<T>::epsilon() * std::fabs(loss) + std::numeric_limits<T>::min());
+                CHECK(std::fabs(ll::bce_with_logits_grad(x, y, pw) - grad) <= 8 * std::numeric_limits<T>::epsilon() * (std::fabs(grad) + pd * yd * r.sig_neg) + std::numeric_limits<T>::min());
+            }
+        }
+    }
+}
+
+TEST_CASE("every SIMD architecture of this build: sampled float32 accuracy and agreement with scalar") {
+    const std::vector<float> xs = sample_logits<float>(1 << 18, 7);
+    support::for_each_arch([&](auto arch) {
+        using Arch = decltype(arch);
+        using B = xsimd::batch<float, Arch>;
+        CAPTURE(Arch::name());
+        std::uint32_t worst[7] = {};
+        std::uint32_t scalar_diff = 0;
+        for (std::size_t i = 0; i + B::size <= xs.size(); i += B::size) {
+            const B x = B::load_unaligned(xs.data() + i);
+            alignas(64) float out[7][B::size];
+            ll::sigmoid(x).store_aligned(out[0]);
+            ll::softplus(x).store_aligned(out[1]);
+            ll::log_sigmoid(x).store_aligned(out[2]);
+            ll::bce_with_logits(x, B(0.f)).store_aligned(out[3]);
+            ll::bce_with_logits(x, B(1.f)).store_aligned(out[4]);
+            ll::bce_with_logits_grad(x, B(0.f)).store_aligned(out[5]);
+            ll::bce_with_logits_grad(x, B(1.f)).store_aligned(out[6]);
+            for (std::size_t j = 0; j < B::size; ++j) {
+                const float xf = xs[i + j];
+                const auto r = support::reference(xf);
+                const double refs[7] = {r.sig_pos, r.sp_pos, -r.sp_neg, r.sp_pos, r.sp_neg, r.sig_pos, -r.sig_neg};
+                const float scalar[7] = {ll::sigmoid(xf),
+                                         ll::softplus(xf),
+                                         ll::log_sigmoid(xf),
+                                         ll::bce_with_logits(xf, 0.f),
+                                         ll::bce_with_logits(xf, 1.f),
+                                         ll::bce_with_logits_grad(xf, 0.f),
+                                         ll::bce_with_logits_grad(xf, 1.f)};
+                for (int f = 0; f < 7; ++f) {
+                    if (std::isinf(static_cast<float>(refs[f]))) continue;
+                    const std::uint32_t e = support::ulp_error_f32(out[f][j], refs[f]);
+                    if (e > worst[f]) worst[f] = e;
+                    const std::uint32_t d = ulp_distance(out[f][j], scalar[f]);
+                    if (d > scalar_diff) scalar_diff = d;
+                }
+            }
+        }
+        for (int f = 0; f < 7; ++f) {
+            CAPTURE(f);
+            CHECK(worst[f] <= 2);
+        }
+        // With a fused multiply-add the batch runs exactly the scalar
+        // operations (this file is built with -ffp-contract=off); without
+        // one, two_prod is Dekker's and fma is a*b+c, so results may differ
+        // by a rounding, each still within the bound above.
+        if (support::arch_has_fma<Arch>())
+            CHECK(scalar_diff == 0);
+        else
+            CHECK(scalar_diff <= 2);
+    });
+}
+
+TEST_CASE("every SIMD architecture of this build: float64 agrees with scalar") {
+    const std::vector<double> xs = sample_logits<double>(1 << 16, 11);
+    support::for_each_arch([&](auto arch) {
+        using Arch = decltype(arch);
+        using B = xsimd::batch<double, Arch>;
+        CAPTURE(Arch::name());
+        std::uint64_t diff = 0;
+        for (std::size_t i = 0; i + B::size <= xs.size(); i += B::size) {
+            const B x = B::load_unaligned(xs.data() + i);
+            alignas(64) double s[B::size], g[B::size], l[B::size];
+            ll::sigmoid(x).store_aligned(s);
+            ll::bce_with_logits_grad(x, B(1.0)).store_aligned(g);
+            ll::bce_with_logits(x, B(0.3), B(2.0)).store_aligned(l);
+            for (std::size_t j = 0; j < B::size; ++j) {
+                const double xd = xs[i + j];
+                diff = std::max<std::uint64_t>(diff, ulp_distance(s[j], ll::sigmoid(xd)));
+                diff = std::max<std::uint64_t>(diff, ulp_distance(g[j], ll::bce_with_logits_grad(xd, 1.0)));
+                diff = std::max<std::uint64_t>(diff, ulp_distance(l[j], ll::bce_with_logits(xd, 0.3, 2.0)));
+            }
+        }
+        if (support::arch_has_fma<Arch>())
+            CHECK(diff == 0);
+        else
+            CHECK(diff <= 2);
+    });
+}
+
+TEST_CASE_TEMPLATE("bce on probabilities: ATen formula, clamp and epsilon", T, float, double) {
+    // Exact endpoints: the logs are clamped at -100.
+    CHECK(ll::bce(T(0), T(1)) == T(100));
+    CHECK(ll::bce(T(1), T(0)) == T(100));
+    CHECK(ll::bce(T(0), T(0)) == T(0));
+    CHECK(ll::bce(T(1), T(1)) == T(0));
+    CHECK(ll::bce(T(0), T(0.25)) == T(25));
+    // Gradient: (p - y) / max(p (1 - p), 1e-12).
+    CHECK(ll::bce_grad(T(0), T(1)) == T(-1) / T(1e-12));
+    CHECK(ll::bce_grad(T(1), T(0)) == T(1) / T(1e-12));
+    CHECK(ll::bce_grad(T(0), T(0)) == T(0));
+    CHECK(ll::bce_grad(T(0.5), T(0.5)) == T(0));
+    CHECK(ll::bce_grad(T(0.5), T(1)) == T(-2));
+    // Interior values against the formula in double (float) or long double.
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int i = 0; i < 20000; ++i) {
+        const T p = static_cast<T>(u(rng)), y = static_cast<T>(u(rng));
+        const long double pl = p, yl = y;
+        const long double loss = -(yl * std::max(std::log(pl), -100.0L) + (1 - yl) * std::max(std::log1p(-pl), -100.0L));
+        const long double grad = (pl - yl) / std::max(pl * (1 - pl), static_cast<long double>(T(1e-12)));
+        CHECK(std::fabs(ll::bce(p, y) - loss) <= 4 * std::numeric_limits<T>::epsilon() * std::fabs(loss) + 1e-300L);
+        CHECK(ulp_distance(ll::bce_grad(p, y), static_cast<T>(grad)) <= 1);
+    }
+}

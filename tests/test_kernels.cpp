@@ -1,0 +1,235 @@
+// Array kernels: exact tail, reductions and their accumulator, weight and
+// pos_weight, determinism across SIMD widths, Eigen-free paths.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include <logitloss/logitloss.hpp>
+
+#include "support.hpp"
+
+namespace ll = logitloss;
+
+namespace {
+
+template <class T>
+struct data {
+    std::vector<T> x, y, w;
+};
+
+template <class T>
+data<T> make_data(std::size_t n, std::uint64_t seed, bool probabilities = false) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> logit(0.0, 8.0);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    data<T> d;
+    for (std::size_t i = 0; i < n; ++i) {
+        d.x.push_back(static_cast<T>(probabilities ? u(rng) : logit(rng)));
+        const double r = u(rng);
+        d.y.push_back(static_cast<T>(r < 0.4 ? 0.0 : r < 0.8 ? 1.0 : u(rng)));
+        d.w.push_back(static_cast<T>(2 * u(rng)));
+    }
+    return d;
+}
+
+// The element-wise functions through the batch type the kernels use: the
+// kernels must reproduce these bits. (The scalar functions may differ by a
+// rounding where the SIMD arch has no fused multiply-add.)
+template <class T>
+T simd_bce_with_logits(T x, T y, T pw = T(1)) {
+    using B = xsimd::batch<T>;
+    return ll::bce_with_logits(B(x), B(y), B(pw)).get(0);
+}
+template <class T>
+T simd_bce_with_logits_grad(T x, T y, T pw = T(1)) {
+    using B = xsimd::batch<T>;
+    return ll::bce_with_logits_grad(B(x), B(y), B(pw)).get(0);
+}
+template <class T>
+T simd_bce(T p, T y) {
+    using B = xsimd::batch<T>;
+    return ll::bce(B(p), B(y)).get(0);
+}
+template <class T>
+T simd_bce_grad(T p, T y) {
+    using B = xsimd::batch<T>;
+    return ll::bce_grad(B(p), B(y)).get(0);
+}
+
+template <class T>
+ll::options<T> none_into(std::vector<T>& out) {
+    ll::options<T> o;
+    o.reduce = ll::reduction::none;
+    o.losses = ll::span<T>(out);
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("exact tail: an element's value does not depend on its position", T, float, double) {
+    const auto d = make_data<T>(300, 5);
+    std::vector<T> full_loss(300), full_grad(300);
+    (void)ll::bce_with_logits_forward_backward(d.x.data(), d.y.data(), 300, full_grad.data(), none_into(full_loss));
+    for (std::size_t off = 0; off < 20; ++off) {
+        for (std::size_t n = 0; off + n <= 300; n += 7) {
+            std::vector<T> loss(n), grad(n);
+            (void)ll::bce_with_logits_forward_backward(d.x.data() + off, d.y.data() + off, n, grad.data(),
+                                                       none_into(loss));
+            for (std::size_t i = 0; i < n; ++i) {
+                REQUIRE(support::to_bits(loss[i]) == support::to_bits(full_loss[off + i]));
+                REQUIRE(support::to_bits(grad[i]) == support::to_bits(full_grad[off + i]));
+            }
+        }
+    }
+    // ... and equals the element-wise function evaluated in a batch.
+    using B = xsimd::batch<T>;
+    for (std::size_t i = 0; i < 300; ++i) {
+        alignas(64) T v[B::size];
+        ll::bce_with_logits(B(d.x[i]), B(d.y[i])).store_aligned(v);
+        REQUIRE(support::to_bits(v[0]) == support::to_bits(full_loss[i]));
+    }
+}
+
+TEST_CASE_TEMPLATE("reductions: none, sum and mean, loss and gradient", T, float, double) {
+    const std::size_t n = 1003;
+    const auto d = make_data<T>(n, 9);
+    std::vector<T> loss(n), grad_none(n), grad_sum(n), grad_mean(n);
+    CHECK(ll::bce_with_logits_forward_backward(d.x.data(), d.y.data(), n, grad_none.data(), none_into(loss)) == T(0));
+    long double exact = 0;
+    for (T l : loss) exact += l;
+    ll::options<T> o;
+    o.reduce = ll::reduction::sum;
+    const T sum = ll::bce_with_logits_forward_backward(d.x.data(), d.y.data(), n, grad_sum.data(), o);
+    CHECK(sum == ll::bce_with_logits_forward(d.x.data(), d.y.data(), n, o));
+    CHECK(support::ulp_distance(sum, static_cast<T>(exact)) <= 1);
+    const T mean = ll::bce_with_logits_forward_backward(d.x.data(), d.y.data(), n, grad_mean.data());
+    CHECK(mean == sum / static_cast<T>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+        CHECK(grad_sum[i] == grad_none[i]);
+        CHECK(grad_mean[i] == grad_none[i] / static_cast<T>(n));
+        CHECK(support::to_bits(loss[i]) == support::to_bits(simd_bce_with_logits(d.x[i], d.y[i])));
+    }
+    // Empty input: sum 0, mean NaN (as PyTorch).
+    o.reduce = ll::reduction::sum;
+    CHECK(ll::bce_with_logits_forward<xsimd::default_arch, T>(nullptr, nullptr, 0, o) == T(0));
+    CHECK(std::isnan(ll::bce_with_logits_forward<xsimd::default_arch, T>(nullptr, nullptr, 0)));
+}
+
+TEST_CASE_TEMPLATE("weight and pos_weight", T, float, double) {
+    const std::size_t rows = 77, classes = 5, n = rows * classes;
+    const auto d = make_data<T>(n, 13);
+    std::vector<T> pw = {T(0.5), T(1), T(2), T(0), T(10)};
+    std::vector<T> loss(n), grad(n), ones(n, T(1)), loss_plain(n), grad_plain(n);
+    ll::options<T> o = none_into(loss);
+    o.weight = ll::span<const T>(d.w);
+    o.pos_weight = ll::span<const T>(pw);
+    (void)ll::bce_with_logits_forward_backward(d.x.data(), d.y.data(), n, grad.data(), o);
+    for (std::size_t i = 0; i < n; ++i) {
+        const T p = pw[i % classes];
+        CHECK(loss[i] == d.w[i] * simd_bce_with_logits(d.x[i], d.y[i], p));
+        CHECK(grad[i] == d.w[i] * simd_bce_with_logits_grad(d.x[i], d.y[i], p));
+    }
+    // Weights and pos_weight of ones are the plain loss, bitwise.
+    (void)ll::bce_with_logits_forward_backward(d.x.data(), d.y.data(), n, grad_plain.data(), none_into(loss_plain));
+    ll::options<T> ones_opt = none_into(loss);
+    ones_opt.weight = ll::span<const T>(ones);
+    const T one = T(1);
+    ones_opt.pos_weight = ll::span<const T>(&one, 1);
+    (void)ll::bce_with_logits_forward_backward(d.x.data(), d.y.data(), n, grad.data(), ones_opt);
+    CHECK(loss == loss_plain);
+    CHECK(grad == grad_plain);
+    // A single pos_weight applies to every element.
+    const T three = T(3);
+    ll::options<T> single = none_into(loss);
+    single.pos_weight = ll::span<const T>(&three, 1);
+    (void)ll::bce_with_logits_forward(d.x.data(), d.y.data(), n, single);
+    for (std::size_t i = 0; i < n; ++i) CHECK(loss[i] == simd_bce_with_logits(d.x[i], d.y[i], T(3)));
+    // PyTorch's weight with mean divides by n, not by the sum of weights.
+    ll::options<T> wm;
+    wm.weight = ll::span<const T>(d.w);
+    ll::options<T> ws = wm;
+    ws.reduce = ll::reduction::sum;
+    CHECK(ll::bce_with_logits_forward(d.x.data(), d.y.data(), n, wm) ==
+          ll::bce_with_logits_forward(d.x.data(), d.y.data(), n, ws) / static_cast<T>(n));
+}
+
+TEST_CASE_TEMPLATE("bce kernels on probabilities match the element-wise functions", T, float, double) {
+    const std::size_t n = 517;
+    auto d = make_data<T>(n, 21, true);
+    d.x[0] = T(0);
+    d.x[1] = T(1);
+    std::vector<T> loss(n), grad(n);
+    ll::options<T> o = none_into(loss);
+    o.weight = ll::span<const T>(d.w);
+    (void)ll::bce_forward_backward(d.x.data(), d.y.data(), n, grad.data(), o);
+    for (std::size_t i = 0; i < n; ++i) {
+        CHECK(loss[i] == d.w[i] * simd_bce(d.x[i], d.y[i]));
+        CHECK(grad[i] == d.w[i] * simd_bce_grad(d.x[i], d.y[i]));
+    }
+}
+
+TEST_CASE_TEMPLATE("array sigmoid, softplus and log_sigmoid, in place and tails", T, float, double) {
+    const auto d = make_data<T>(131, 17);
+    std::vector<T> out(131), inplace = d.x;
+    ll::sigmoid(d.x.data(), d.x.size(), out.data());
+    ll::sigmoid(inplace.data(), inplace.size(), inplace.data());
+    CHECK(out == inplace);
+    for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == ll::sigmoid(xsimd::batch<T>(d.x[i])).get(0));
+    ll::softplus(d.x.data(), d.x.size(), out.data());
+    for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == ll::softplus(xsimd::batch<T>(d.x[i])).get(0));
+    ll::log_sigmoid(d.x.data(), d.x.size(), out.data());
+    for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == ll::log_sigmoid(xsimd::batch<T>(d.x[i])).get(0));
+}
+
+TEST_CASE("compensated sum: exact where a naive float loop is visibly wrong") {
+    // 10^7 losses of ln 2 (x = 0, y = 0). A float running sum loses about
+    // 3e-3 of the total; the compensated lanes are within one rounding.
+    const std::size_t n = 10'000'000;
+    std::vector<float> x(n, 0.f), y(n, 0.f);
+    const float l = simd_bce_with_logits(0.f, 0.f);
+    const double exact = static_cast<double>(l) * static_cast<double>(n);
+    float naive = 0.f;
+    for (std::size_t i = 0; i < n; ++i) naive += l;
+    const double naive_rel = std::fabs(naive - exact) / exact;
+    MESSAGE("naive float loop relative error: " << naive_rel);
+    CHECK(naive_rel > 1e-4);  // what the accumulator protects against
+    ll::options<float> o;
+    o.reduce = ll::reduction::sum;
+    const float ours = ll::bce_with_logits_forward(x.data(), y.data(), n, o);
+    CHECK(support::ulp_distance(ours, static_cast<float>(exact)) == 0);
+    const float mean = ll::bce_with_logits_forward(x.data(), y.data(), n);
+    CHECK(support::ulp_distance(mean, l) <= 1);
+    // Cancellation between large weighted terms and small ones.
+    std::vector<float> xs = {100.f, 0.f, 0.f, 100.f}, ys = {0.f, 0.f, 0.f, 0.f}, ws = {1e7f, 1.f, 1.f, 1e7f};
+    ll::options<float> wo;
+    wo.reduce = ll::reduction::sum;
+    wo.weight = ll::span<const float>(ws);
+    const double e2 = 2.0 * 1e7 * static_cast<double>(simd_bce_with_logits(100.f, 0.f)) + 2.0 * static_cast<double>(l);
+    CHECK(support::ulp_distance(ll::bce_with_logits_forward(xs.data(), ys.data(), 4, wo), static_cast<float>(e2)) <= 1);
+}
+
+TEST_CASE("reductions are bitwise identical across SIMD widths (accumulator)") {
+    // The accumulator assigns element i to virtual lane i mod 16 whatever the
+    // batch width, so every arch gives the same bits for the same values.
+    std::mt19937 rng(1);
+    std::lognormal_distribution<float> dist(0.f, 4.f);
+    std::vector<float> v(100003);
+    for (auto& e : v) e = dist(rng);
+    std::vector<std::uint32_t> totals;
+    support::for_each_arch([&](auto arch) {
+        using B = xsimd::batch<float, decltype(arch)>;
+        ll::detail::lane_accumulator<B> acc;
+        std::size_t i = 0;
+        for (; i + B::size <= v.size(); i += B::size) acc.add(i, B::load_unaligned(v.data() + i));
+        alignas(64) float last[B::size] = {};
+        for (std::size_t j = 0; i + j < v.size(); ++j) last[j] = v[i + j];
+        acc.add(i, B::load_aligned(last));
+        totals.push_back(support::to_bits(acc.total()));
+    });
+    REQUIRE(!totals.empty());
+    for (auto t : totals) CHECK(t == totals.front());
+}
