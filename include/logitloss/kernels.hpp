@@ -34,6 +34,10 @@
 #include "detail/ops_xsimd.hpp"
 #include "formulas.hpp"
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 namespace logitloss {
 
 // How the per-element losses are combined. PyTorch semantics: mean divides
@@ -126,7 +130,22 @@ enum class inputs { logits, probabilities };
 // checked first (its index is a class index); then the element scan reports
 // the lowest bad element index, and at that index the first failing check in
 // the order: input (probabilities), target, weight.
-template <class T>
+// Whether every p[i] is in [0, 1] (unit) or >= 0 (not unit); NaN is not.
+template <class B>
+bool all_in_range(const typename B::value_type* p, std::size_t n, bool unit) noexcept {
+    using T = typename B::value_type;
+    const B zero(T(0)), top(unit ? T(1) : std::numeric_limits<T>::infinity());
+    std::size_t i = 0;
+    for (; i + B::size <= n; i += B::size) {
+        const B v = B::load_unaligned(p + i);
+        if (!xsimd::all((v >= zero) & (v <= top))) return false;
+    }
+    for (; i < n; ++i)
+        if (!(p[i] >= T(0) && p[i] <= (unit ? T(1) : std::numeric_limits<T>::infinity()))) return false;
+    return true;
+}
+
+template <class B, class T>
 void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, const T* grad, bool want_grad,
               const options<T>& o) {
     if (n > 0 && x == nullptr) fail(error_kind::null_pointer, 0, fn, "input pointer is null with n > 0");
@@ -159,6 +178,11 @@ void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n
     if (!o.check) return;
     const T* w = o.weight.data();
     const T* pw = o.pos_weight.data();
+    // A vector pass first; the element scan below only runs to name the
+    // first bad index once something is known to be wrong.
+    if (all_in_range<B>(y, n, true) && (kind != inputs::probabilities || all_in_range<B>(x, n, true)) &&
+        (w == nullptr || all_in_range<B>(w, n, false)) && all_in_range<B>(pw, classes, false))
+        return;
     for (std::size_t c = 0; c < classes; ++c) {
         if (!(pw[c] >= T(0)))
             fail(error_kind::negative_pos_weight, c, fn,
@@ -199,6 +223,35 @@ public:
         if constexpr (std::is_same<T, double>::value) {
             add_lane((i / dwidth) % count, v);
         } else {
+            const std::size_t k = (i / dwidth) % count;  // lane of the low half; the high half is next
+#if defined(__AVX512F__)
+            if constexpr (std::is_base_of<xsimd::avx512f, A>::value) {
+                // Zero-masked forms: GCC 12 warns (-Wmaybe-uninitialized) on
+                // the undefined pass-through of the unmasked intrinsics.
+                const __m512 f = v;
+                const __m256 lo = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(f), 0));
+                const __m256 hi = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(f), 1));
+                add_lane(k, D(_mm512_maskz_cvtps_pd(0xFF, lo)));
+                add_lane(k + 1, D(_mm512_maskz_cvtps_pd(0xFF, hi)));
+                return;
+            }
+#endif
+#if defined(__AVX__)
+            if constexpr (std::is_base_of<xsimd::avx, A>::value) {
+                const __m256 f = v;
+                add_lane(k, D(_mm256_cvtps_pd(_mm256_castps256_ps128(f))));
+                add_lane(k + 1, D(_mm256_cvtps_pd(_mm256_extractf128_ps(f, 1))));
+                return;
+            }
+#endif
+#if defined(__SSE2__)
+            if constexpr (std::is_base_of<xsimd::sse2, A>::value) {
+                const __m128 f = v;
+                add_lane(k, D(_mm_cvtps_pd(f)));
+                add_lane(k + 1, D(_mm_cvtps_pd(_mm_movehl_ps(f, f))));
+                return;
+            }
+#endif
             alignas(64) float buf[width];
             v.store_aligned(buf);
             for (std::size_t h = 0; h < width / dwidth; ++h)
@@ -287,8 +340,8 @@ LOGITLOSS_INLINE B load_pos_weight(span<const typename B::value_type> pw, std::s
 // value_and_grad of batches; WantGrad selects whether the gradient is stored.
 template <class Arch, bool WantGrad, class T, class F>
 T run_loss(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, T* grad, const options<T>& o, F f) {
-    validate(fn, kind, x, y, n, grad, WantGrad, o);
     using B = xsimd::batch<T, Arch>;
+    validate<B>(fn, kind, x, y, n, grad, WantGrad, o);
     constexpr std::size_t W = B::size;
     const T* w = o.weight.data();
     T* losses = o.losses.data();

@@ -1,0 +1,259 @@
+// logitloss against the tools people use today, in one run (Google
+// Benchmark). Names: <type>/<op>/<implementation>/<N>, op one of
+//   fb       mean BCE-with-logits loss and d(loss)/dx in one call
+//   forward  the mean loss alone
+//   sigmoid  array sigmoid
+// Counters: items/s (elements) and bytes/s (the bytes each op must move:
+// fb reads x and y and writes the gradient, forward reads x and y, sigmoid
+// reads x and writes the output). scripts/bench-report turns the JSON into
+// ns/element and ratios.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <logitloss/logitloss.hpp>
+
+#include "peers.hpp"
+
+#if LOGITLOSS_BENCH_TORCH
+#include <torch/torch.h>
+#endif
+
+namespace ll = logitloss;
+
+namespace {
+
+template <class T>
+struct dataset {
+    std::vector<T> x, y, out;
+};
+
+// One dataset per (type, N), shared by every implementation: logits from
+// N(0, 4) (a trained network's range), hard targets.
+template <class T>
+dataset<T>& data(std::size_t n) {
+    static std::map<std::size_t, std::unique_ptr<dataset<T>>> cache;
+    auto& slot = cache[n];
+    if (!slot) {
+        slot = std::make_unique<dataset<T>>();
+        std::mt19937_64 rng(n);
+        std::normal_distribution<double> logit(0.0, 4.0);
+        slot->x.resize(n);
+        slot->y.resize(n);
+        slot->out.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            slot->x[i] = static_cast<T>(logit(rng));
+            slot->y[i] = static_cast<T>(rng() & 1);
+        }
+    }
+    return *slot;
+}
+
+template <class T>
+void finish(benchmark::State& state, std::size_t n, int streams) {
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(n));
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(n) * streams *
+                            static_cast<std::int64_t>(sizeof(T)));
+}
+
+// fb kernels share the signature T(const T*, const T*, size_t, T*).
+template <class T, class F>
+void bench_fb(benchmark::State& state, F f) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    auto& d = data<T>(n);
+    for (auto _ : state) {
+        T loss = f(d.x.data(), d.y.data(), n, d.out.data());
+        benchmark::DoNotOptimize(loss);
+        benchmark::ClobberMemory();
+    }
+    finish<T>(state, n, 3);
+}
+template <class T, class F>
+void bench_forward(benchmark::State& state, F f) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    auto& d = data<T>(n);
+    for (auto _ : state) {
+        T loss = f(d.x.data(), d.y.data(), n);
+        benchmark::DoNotOptimize(loss);
+    }
+    finish<T>(state, n, 2);
+}
+template <class T, class F>
+void bench_sigmoid(benchmark::State& state, F f) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    auto& d = data<T>(n);
+    for (auto _ : state) {
+        f(d.x.data(), n, d.out.data());
+        benchmark::DoNotOptimize(d.out.data());
+        benchmark::ClobberMemory();
+    }
+    finish<T>(state, n, 2);
+}
+
+// logitloss, as a user calls it (PyTorch defaults: mean, inputs checked),
+// and with the value check off.
+template <class T>
+T ll_fb(const T* x, const T* y, std::size_t n, T* g) {
+    return ll::bce_with_logits_forward_backward(x, y, n, g);
+}
+template <class T>
+T ll_fb_unchecked(const T* x, const T* y, std::size_t n, T* g) {
+    ll::options<T> o;
+    o.check = false;
+    return ll::bce_with_logits_forward_backward(x, y, n, g, o);
+}
+template <class T>
+T ll_forward(const T* x, const T* y, std::size_t n) {
+    ll::options<T> o;
+    o.check = false;
+    return ll::bce_with_logits_forward(x, y, n, o);
+}
+template <class T>
+void ll_sigmoid(const T* x, std::size_t n, T* out) {
+    ll::sigmoid(x, n, out);
+}
+// The scalar instantiation of the same formulas, summed in double.
+template <class T>
+T ll_scalar_fb(const T* x, const T* y, std::size_t n, T* g) {
+    double acc = 0;
+    const T inv_n = T(1) / static_cast<T>(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto vg = ll::bce_with_logits_value_and_grad(x[i], y[i]);
+        acc += static_cast<double>(vg.value);
+        g[i] = vg.grad * inv_n;
+    }
+    return static_cast<T>(acc / static_cast<double>(n));
+}
+template <class T>
+void ll_scalar_sigmoid(const T* x, std::size_t n, T* out) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = ll::sigmoid(x[i]);
+}
+
+#if LOGITLOSS_BENCH_TORCH
+// LibTorch: binary_cross_entropy_with_logits forward and its autograd
+// backward, on tensors viewing the same data.
+template <class T>
+void bench_torch_fb(benchmark::State& state, int threads) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    auto& d = data<T>(n);
+    const int saved = at::get_num_threads();
+    at::set_num_threads(threads);
+    const auto dtype = sizeof(T) == 4 ? torch::kFloat32 : torch::kFloat64;
+    auto x = torch::from_blob(d.x.data(), {static_cast<std::int64_t>(n)}, dtype).requires_grad_(true);
+    auto y = torch::from_blob(d.y.data(), {static_cast<std::int64_t>(n)}, dtype);
+    for (auto _ : state) {
+        auto loss = torch::binary_cross_entropy_with_logits(x, y);
+        auto grad = torch::autograd::grad({loss}, {x});
+        benchmark::DoNotOptimize(grad[0].data_ptr());
+        benchmark::ClobberMemory();
+    }
+    at::set_num_threads(saved);
+    finish<T>(state, n, 3);
+}
+template <class T>
+void bench_torch_forward(benchmark::State& state, int threads) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    auto& d = data<T>(n);
+    const int saved = at::get_num_threads();
+    at::set_num_threads(threads);
+    torch::NoGradGuard no_grad;
+    const auto dtype = sizeof(T) == 4 ? torch::kFloat32 : torch::kFloat64;
+    auto x = torch::from_blob(d.x.data(), {static_cast<std::int64_t>(n)}, dtype);
+    auto y = torch::from_blob(d.y.data(), {static_cast<std::int64_t>(n)}, dtype);
+    for (auto _ : state) {
+        auto loss = torch::binary_cross_entropy_with_logits(x, y);
+        benchmark::DoNotOptimize(loss.data_ptr());
+    }
+    at::set_num_threads(saved);
+    finish<T>(state, n, 2);
+}
+template <class T>
+void bench_torch_sigmoid(benchmark::State& state, int threads) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    auto& d = data<T>(n);
+    const int saved = at::get_num_threads();
+    at::set_num_threads(threads);
+    torch::NoGradGuard no_grad;
+    const auto dtype = sizeof(T) == 4 ? torch::kFloat32 : torch::kFloat64;
+    auto x = torch::from_blob(d.x.data(), {static_cast<std::int64_t>(n)}, dtype);
+    auto out = torch::from_blob(d.out.data(), {static_cast<std::int64_t>(n)}, dtype);
+    for (auto _ : state) {
+        torch::sigmoid_out(out, x);
+        benchmark::ClobberMemory();
+    }
+    at::set_num_threads(saved);
+    finish<T>(state, n, 2);
+}
+#endif
+
+template <class T>
+void register_type(const std::string& type, const std::vector<std::int64_t>& sizes) {
+    auto reg = [&](const std::string& name, auto fn) {
+        auto* b = benchmark::RegisterBenchmark((type + "/" + name).c_str(), fn);
+        for (auto n : sizes) b->Arg(n);
+        b->Unit(benchmark::kMicrosecond)->UseRealTime();
+    };
+    reg("fb/logitloss", [](benchmark::State& s) { bench_fb<T>(s, ll_fb<T>); });
+    reg("fb/logitloss_unchecked", [](benchmark::State& s) { bench_fb<T>(s, ll_fb_unchecked<T>); });
+    reg("fb/logitloss_scalar", [](benchmark::State& s) { bench_fb<T>(s, ll_scalar_fb<T>); });
+    reg("fb/naive", [](benchmark::State& s) { bench_fb<T>(s, peers::naive_fb<T>); });
+    reg("fb/eigen", [](benchmark::State& s) { bench_fb<T>(s, peers::eigen_fb<T>); });
+#ifdef LOGITLOSS_BENCH_HAVE_SLEEF
+    reg("fb/sleef", [](benchmark::State& s) {
+        bench_fb<T>(s, [](const T* x, const T* y, std::size_t n, T* g) { return peers::sleef_fb(x, y, n, g); });
+    });
+#endif
+#ifdef LOGITLOSS_BENCH_HAVE_HWY
+    reg("fb/highway", [](benchmark::State& s) { bench_fb<T>(s, peers::hwy_fb<T>); });
+#endif
+    reg("fb/floor", [](benchmark::State& s) { bench_fb<T>(s, peers::floor_fb<T>); });
+    reg("forward/logitloss", [](benchmark::State& s) { bench_forward<T>(s, ll_forward<T>); });
+    reg("forward/naive", [](benchmark::State& s) { bench_forward<T>(s, peers::naive_forward<T>); });
+    reg("forward/eigen", [](benchmark::State& s) { bench_forward<T>(s, peers::eigen_forward<T>); });
+    reg("forward/floor", [](benchmark::State& s) { bench_forward<T>(s, peers::floor_forward<T>); });
+    reg("sigmoid/logitloss", [](benchmark::State& s) { bench_sigmoid<T>(s, ll_sigmoid<T>); });
+    reg("sigmoid/logitloss_scalar", [](benchmark::State& s) { bench_sigmoid<T>(s, ll_scalar_sigmoid<T>); });
+    reg("sigmoid/naive", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::naive_sigmoid<T>); });
+    reg("sigmoid/eigen", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::eigen_sigmoid<T>); });
+    reg("sigmoid/floor", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::floor_sigmoid<T>); });
+#if LOGITLOSS_BENCH_TORCH
+    const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    reg("fb/torch_1thread", [](benchmark::State& s) { bench_torch_fb<T>(s, 1); });
+    reg("fb/torch_" + std::to_string(all) + "threads", [all](benchmark::State& s) { bench_torch_fb<T>(s, all); });
+    reg("forward/torch_1thread", [](benchmark::State& s) { bench_torch_forward<T>(s, 1); });
+    reg("sigmoid/torch_1thread", [](benchmark::State& s) { bench_torch_sigmoid<T>(s, 1); });
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Sizes: LOGITLOSS_BENCH_SIZES="1024,16384,..." overrides the default
+    // 1K ... 64M.
+    std::vector<std::int64_t> sizes = {1 << 10, 1 << 14, 1 << 17, 1 << 20, 1 << 22, 1 << 24, 1 << 26};
+    if (const char* env = std::getenv("LOGITLOSS_BENCH_SIZES")) {
+        sizes.clear();
+        std::string s(env);
+        for (std::size_t p = 0; p < s.size();) {
+            const std::size_t q = s.find(',', p);
+            sizes.push_back(std::stoll(s.substr(p, q - p)));
+            p = q == std::string::npos ? s.size() : q + 1;
+        }
+    }
+    register_type<float>("f32", sizes);
+    register_type<double>("f64", sizes);
+    benchmark::AddCustomContext("logitloss_arch", xsimd::default_arch::name());
+    benchmark::AddCustomContext("compiler", LOGITLOSS_BENCH_COMPILER);
+    benchmark::AddCustomContext("flags", LOGITLOSS_BENCH_FLAGS);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

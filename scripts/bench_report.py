@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Turns logitloss_bench JSON into a markdown report and a gnuplot PNG.
+
+    bench_report.py results.json [--png out.png]
+
+Prints, per type and operation, ns/element of every implementation at every
+N, then the ratios peer / logitloss (how many times faster logitloss is)
+and logitloss / floor (how far from the memory-bandwidth floor), with the
+machine, compiler and flags on top.
+"""
+import json
+import subprocess
+import sys
+from collections import defaultdict
+
+
+def load(path):
+    with open(path) as f:
+        doc = json.load(f)
+    table = defaultdict(dict)  # (type, op) -> {(impl, n): ns_per_elem}
+    for b in doc["benchmarks"]:
+        if b.get("run_type") == "aggregate":
+            continue
+        parts = b["name"].split("/")
+        if len(parts) < 4:
+            continue
+        typ, op, impl, n = parts[0], parts[1], parts[2], int(parts[3])
+        seconds = b["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
+        table[(typ, op)][(impl, n)] = seconds * 1e9 / n
+    return doc["context"], table
+
+
+def fmt_n(n):
+    for unit, size in (("M", 1 << 20), ("K", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return str(n)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def report(context, table):
+    out = []
+    out.append(f"Machine: {cpu_model()}, {context.get('num_cpus')} CPUs; "
+               f"{context.get('compiler', '?')}, flags `{context.get('flags', '?')}`; "
+               f"logitloss SIMD arch `{context.get('logitloss_arch', '?')}`; "
+               f"run {context.get('date', '')}; one thread unless the name says otherwise.")
+    for (typ, op), rows in sorted(table.items()):
+        impls = sorted({i for i, _ in rows}, key=lambda i: (i != "logitloss", i != "floor", i))
+        sizes = sorted({n for _, n in rows})
+        out.append("")
+        out.append(f"### {typ} {op}: ns/element")
+        out.append("")
+        out.append("| N | " + " | ".join(impls) + " |")
+        out.append("|---:|" + "---:|" * len(impls))
+        for n in sizes:
+            cells = [f"{rows[(i, n)]:.3f}" if (i, n) in rows else "" for i in impls]
+            out.append(f"| {fmt_n(n)} | " + " | ".join(cells) + " |")
+        if "logitloss" in impls:
+            peers = [i for i in impls if i != "logitloss"]
+            out.append("")
+            out.append(f"{typ} {op}: ratios (peer time / logitloss time; for floor: logitloss / floor)")
+            out.append("")
+            out.append("| N | " + " | ".join(peers) + " |")
+            out.append("|---:|" + "---:|" * len(peers))
+            for n in sizes:
+                ours = rows.get(("logitloss", n))
+                cells = []
+                for p in peers:
+                    t = rows.get((p, n))
+                    if ours is None or t is None:
+                        cells.append("")
+                    elif p == "floor":
+                        cells.append(f"{ours / t:.2f}x")
+                    else:
+                        cells.append(f"{t / ours:.2f}x")
+                out.append(f"| {fmt_n(n)} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def plot(table, png):
+    rows = table.get(("f32", "fb"))
+    if not rows:
+        return
+    impls = sorted({i for i, _ in rows})
+    data = png + ".dat"
+    with open(data, "w") as f:
+        for i in impls:
+            f.write(f'# {i}\n')
+            for n in sorted(n for j, n in rows if j == i):
+                f.write(f"{n} {rows[(i, n)]}\n")
+            f.write("\n\n")
+    plots = ", ".join(f"'{data}' index {k} with linespoints title '{i}'" for k, i in enumerate(impls))
+    script = (f"set terminal png noenhanced size 1000,650; set output '{png}'; set logscale xy; "
+              "set xlabel 'N (elements)'; set ylabel 'ns / element'; set key outside right; "
+              "set title 'float32 BCE-with-logits forward+backward, one thread'; set grid; "
+              f"plot {plots}")
+    try:
+        subprocess.run(["gnuplot", "-e", script], check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"(no plot: {e})", file=sys.stderr)
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    context, table = load(sys.argv[1])
+    print(report(context, table))
+    if "--png" in sys.argv:
+        plot(table, sys.argv[sys.argv.index("--png") + 1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
