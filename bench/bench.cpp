@@ -118,6 +118,13 @@ template <class T>
 void ll_sigmoid(const T* x, std::size_t n, T* out) {
     ll::sigmoid(x, n, out);
 }
+// Every hardware thread (options.threads = 0); same bits as one thread.
+template <class T>
+T ll_fb_threads(const T* x, const T* y, std::size_t n, T* g) {
+    ll::options<T> o;
+    o.threads = 0;
+    return ll::bce_with_logits_forward_backward(x, y, n, g, o);
+}
 // The scalar instantiation of the same formulas, summed in double.
 template <class T>
 T ll_scalar_fb(const T* x, const T* y, std::size_t n, T* g) {
@@ -201,6 +208,8 @@ void register_type(const std::string& type, const std::vector<std::int64_t>& siz
     };
     reg("fb/logitloss", [](benchmark::State& s) { bench_fb<T>(s, ll_fb<T>); });
     reg("fb/logitloss_unchecked", [](benchmark::State& s) { bench_fb<T>(s, ll_fb_unchecked<T>); });
+    reg("fb/logitloss_" + std::to_string(std::max(1u, std::thread::hardware_concurrency())) + "threads",
+        [](benchmark::State& s) { bench_fb<T>(s, ll_fb_threads<T>); });
     reg("fb/logitloss_scalar", [](benchmark::State& s) { bench_fb<T>(s, ll_scalar_fb<T>); });
     reg("fb/naive", [](benchmark::State& s) { bench_fb<T>(s, peers::naive_fb<T>); });
     reg("fb/eigen", [](benchmark::State& s) { bench_fb<T>(s, peers::eigen_fb<T>); });

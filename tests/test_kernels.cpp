@@ -233,3 +233,50 @@ TEST_CASE("reductions are bitwise identical across SIMD widths (accumulator)") {
     REQUIRE(!totals.empty());
     for (auto t : totals) CHECK(t == totals.front());
 }
+
+TEST_CASE_TEMPLATE("threads: the same bits for every thread count", T, float, double) {
+    const std::size_t n = 1'000'003;  // 62 blocks and a tail
+    const auto d = make_data<T>(n, 31);
+    std::vector<T> pw = {T(0.5), T(2), T(1)};
+    auto run = [&](std::size_t threads, ll::reduction red, std::vector<T>& grad, std::vector<T>& losses) {
+        ll::options<T> o;
+        o.threads = threads;
+        o.reduce = red;
+        o.weight = ll::span<const T>(d.w);
+        if (red == ll::reduction::none) o.losses = ll::span<T>(losses);
+        ll::options<T> p = o;
+        p.pos_weight = ll::span<const T>(&pw[0], 1);
+        return std::make_pair(ll::bce_with_logits_forward_backward(d.x.data(), d.y.data(), n, grad.data(), o),
+                              ll::bce_with_logits_forward(d.x.data(), d.y.data(), n, p));
+    };
+    for (ll::reduction red : {ll::reduction::sum, ll::reduction::mean, ll::reduction::none}) {
+        std::vector<T> g1(n), l1(n);
+        const auto one = run(1, red, g1, l1);
+        for (std::size_t threads : {std::size_t(2), std::size_t(3), std::size_t(7), std::size_t(0)}) {
+            CAPTURE(threads);
+            std::vector<T> g(n), l(n);
+            const auto many = run(threads, red, g, l);
+            CHECK(support::to_bits(many.first) == support::to_bits(one.first));
+            CHECK(support::to_bits(many.second) == support::to_bits(one.second));
+            CHECK(g == g1);
+            CHECK(l == l1);
+        }
+    }
+}
+
+TEST_CASE("blocked reductions: bitwise identical across SIMD archs with a fused multiply-add") {
+    // Each FMA arch computes the same element values (test_formulas), and
+    // the reduction order does not depend on the width: same sum, same bits.
+    const std::size_t n = 300'007;
+    const auto d = make_data<float>(n, 41);
+    std::vector<std::uint32_t> sums;
+    support::for_each_arch([&](auto arch) {
+        using Arch = decltype(arch);
+        if constexpr (support::arch_has_fma<Arch>()) {
+            ll::options<float> o;
+            o.reduce = ll::reduction::sum;
+            sums.push_back(support::to_bits(ll::bce_with_logits_forward<Arch>(d.x.data(), d.y.data(), n, o)));
+        }
+    });
+    for (auto s : sums) CHECK(s == sums.front());
+}

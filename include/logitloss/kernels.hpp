@@ -14,20 +14,26 @@
 // Accumulator: sum and mean use 16 (float) or 8 (double) virtual lanes, each
 // a double-word (hi + lo, in double) running sum renormalised after every
 // addition; float losses are widened to double first. Element i always goes
-// to lane i mod 16 (or 8) and the lanes are merged in a fixed order, so the
-// result does not depend on the SIMD width. The error before the final
+// to lane i mod 16 (or 8); the lanes of each block of 16,384 elements are
+// merged in a fixed order and the blocks' partial sums in block order, so
+// the result depends neither on the SIMD width nor on the thread count. The error before the final
 // rounding to T is about 2^-104 n sum|l_i|: the sum is correctly rounded in
 // practice (within 1 ulp), against n u sum|l_i| (u = 2^-24) for a naive float
 // loop.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include <xsimd/xsimd.hpp>
 
@@ -76,6 +82,11 @@ struct options {
     span<const T> pos_weight{};
     // reduction::none: receives the n per-element losses (required then).
     span<T> losses{};
+    // Threads to use: 1 (the default) runs on the caller's thread only; 0
+    // uses std::thread::hardware_concurrency(). Threads are started per call
+    // (no pool is kept) and only for arrays long enough to be worth it; the
+    // results are the same bits for every thread count.
+    std::size_t threads = 1;
     // Value checks, in one pass before anything is written: targets in [0,1]
     // and not NaN, probabilities in [0,1] (bce), weights and pos_weight >= 0
     // and not NaN. Size and null-pointer checks are always made.
@@ -201,6 +212,32 @@ void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n
     }
 }
 
+// (s, c) += v, then (s, c) renormalised so that |c| <= ulp(s) / 2.
+template <class V>
+LOGITLOSS_INLINE void two_sum_renormalised(V& s, V& c, const V& v) noexcept {
+    const V t = s + v;
+    const V bp = t - s;
+    const V e = (s - (t - bp)) + (v - bp);
+    const V c2 = c + e;
+    s = t + c2;
+    c = c2 - (s - t);
+}
+
+// A partial sum: hi + lo in double-word arithmetic, and a plain sum that
+// carries inf and NaN (for which the compensation is meaningless).
+struct double_word {
+    double hi = 0, lo = 0, plain = 0;
+    void add(const double_word& o) noexcept {
+        plain += o.plain;
+        two_sum_renormalised(hi, lo, o.hi);
+        two_sum_renormalised(hi, lo, o.lo);
+    }
+    template <class T>
+    [[nodiscard]] T rounded() const noexcept {
+        return static_cast<T>(std::isfinite(plain) ? hi + lo : plain);
+    }
+};
+
 // Exact-as-practical accumulation in `lanes<T>` virtual lanes (see the file
 // comment). Each lane is a double-word sum (hi, lo) in double, renormalised
 // after every addition, so lo never grows: the error of a lane is about
@@ -259,9 +296,8 @@ public:
         }
     }
 
-    // Merges the lanes in lane order, in double-word arithmetic, and rounds
-    // once to T.
-    [[nodiscard]] T total() const noexcept {
+    // Merges the lanes in lane order, in double-word arithmetic.
+    [[nodiscard]] double_word partial() const noexcept {
         constexpr std::size_t n = lanes<T>::value;
         alignas(64) double hi[n], lo[n], raw[n];
         for (std::size_t k = 0; k < count; ++k) {
@@ -269,27 +305,19 @@ public:
             lo_[k].store_aligned(lo + k * dwidth);
             raw_[k].store_aligned(raw + k * dwidth);
         }
-        double plain = 0, s = 0, c = 0;
+        double_word r;
         for (std::size_t j = 0; j < n; ++j) {
-            plain += raw[j];
-            two_sum_renormalised(s, c, hi[j]);
-            two_sum_renormalised(s, c, lo[j]);
+            r.plain += raw[j];
+            two_sum_renormalised(r.hi, r.lo, hi[j]);
+            two_sum_renormalised(r.hi, r.lo, lo[j]);
         }
-        if (!std::isfinite(plain)) return static_cast<T>(plain);
-        return static_cast<T>(s + c);
+        return r;
     }
 
+    // The lanes' sum rounded once to T.
+    [[nodiscard]] T total() const noexcept { return partial().template rounded<T>(); }
+
 private:
-    // (s, c) += v, then (s, c) renormalised so that |c| <= ulp(s) / 2.
-    template <class V>
-    static LOGITLOSS_INLINE void two_sum_renormalised(V& s, V& c, const V& v) noexcept {
-        const V t = s + v;
-        const V bp = t - s;
-        const V e = (s - (t - bp)) + (v - bp);
-        const V c2 = c + e;
-        s = t + c2;
-        c = c2 - (s - t);
-    }
     LOGITLOSS_INLINE void add_lane(std::size_t k, const D& v) noexcept {
         raw_[k] += v;
         two_sum_renormalised(hi_[k], lo_[k], v);
@@ -336,45 +364,113 @@ LOGITLOSS_INLINE B load_pos_weight(span<const typename B::value_type> pw, std::s
     return B::load_aligned(buf);
 }
 
+// Elements are reduced in blocks of block_size (a multiple of every batch
+// width and of the 16 virtual lanes); each block's lanes are merged to a
+// double-word partial sum, and the partial sums are merged in block order.
+// Threads take contiguous runs of blocks, so the result has the same bits
+// for every thread count and every SIMD width.
+constexpr std::size_t block_size = std::size_t(1) << 14;
+
+// Number of threads worth starting for n elements (each gets at least
+// min_block_run blocks).
+inline std::size_t useful_threads(std::size_t requested, std::size_t n) noexcept {
+    constexpr std::size_t min_block_run = 4;
+    if (requested == 0) requested = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t blocks = (n + block_size - 1) / block_size;
+    return std::max<std::size_t>(1, std::min(requested, blocks / min_block_run));
+}
+
+// Runs body(first_block, last_block) over [0, blocks) on `threads` threads
+// (the caller's included), contiguous runs in order. If a thread cannot be
+// started, the caller's thread does its share: the results are the same.
+template <class Body>
+void for_block_runs(std::size_t blocks, std::size_t threads, Body body) {
+    if (threads <= 1) {
+        body(std::size_t(0), blocks);
+        return;
+    }
+    std::vector<std::thread> pool;
+    pool.reserve(threads - 1);
+    const std::size_t per = blocks / threads, extra = blocks % threads;
+    std::size_t begin = 0;
+    std::vector<std::pair<std::size_t, std::size_t>> own;
+    for (std::size_t t = 0; t < threads; ++t) {
+        const std::size_t end = begin + per + (t < extra ? 1 : 0);
+        if (t + 1 == threads) {
+            own.emplace_back(begin, end);
+        } else {
+            try {
+                pool.emplace_back(body, begin, end);
+            } catch (const std::system_error&) {
+                own.emplace_back(begin, end);
+            }
+        }
+        begin = end;
+    }
+    for (const auto& r : own) body(r.first, r.second);
+    for (auto& th : pool) th.join();
+}
+
 // The one loop behind every loss kernel. `f(x, y, pos_weight)` returns a
 // value_and_grad of batches; WantGrad selects whether the gradient is stored.
 template <class Arch, bool WantGrad, class T, class F>
 T run_loss(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, T* grad, const options<T>& o, F f) {
     using B = xsimd::batch<T, Arch>;
+    static_assert(block_size % lanes<T>::value == 0 && block_size % B::size == 0, "blocks must hold whole lanes");
     validate<B>(fn, kind, x, y, n, grad, WantGrad, o);
     constexpr std::size_t W = B::size;
     const T* w = o.weight.data();
     T* losses = o.losses.data();
     const bool none = o.reduce == reduction::none;
     const bool mean = o.reduce == reduction::mean;
-    const B grad_divisor(mean && n > 0 ? static_cast<T>(n) : T(1));
-    lane_accumulator<B> acc;
-    alignas(64) T lane_index[W];
-    for (std::size_t j = 0; j < W; ++j) lane_index[j] = static_cast<T>(j);
-    const B lane = B::load_aligned(lane_index);
+    const T divisor = mean && n > 0 ? static_cast<T>(n) : T(1);
     // Padding: x = 0, y = 0 gives a finite loss, which the mask then zeroes.
     const T pad_x = kind == inputs::probabilities ? T(0.5) : T(0);
-    for (std::size_t i = 0; i < n; i += W) {
-        const bool tail = i + W > n;
-        const B xb = load_padded<B>(x, i, n, pad_x);
-        const B yb = load_padded<B>(y, i, n, T(0));
-        auto r = f(xb, yb, load_pos_weight<B>(o.pos_weight, i));
-        if (w != nullptr) {
-            const B wb = load_padded<B>(w, i, n, T(0));
-            r.value = r.value * wb;
-            r.grad = r.grad * wb;
+
+    // Elements [begin, end) of one block, into its partial sum.
+    auto block = [&](std::size_t begin, std::size_t end) noexcept -> double_word {
+        const B grad_divisor(divisor);
+        alignas(64) T lane_index[W];
+        for (std::size_t j = 0; j < W; ++j) lane_index[j] = static_cast<T>(j);
+        const B lane = B::load_aligned(lane_index);
+        lane_accumulator<B> acc;
+        for (std::size_t i = begin; i < end; i += W) {
+            const bool tail = i + W > end;
+            const B xb = load_padded<B>(x, i, end, pad_x);
+            const B yb = load_padded<B>(y, i, end, T(0));
+            auto r = f(xb, yb, load_pos_weight<B>(o.pos_weight, i));
+            if (w != nullptr) {
+                const B wb = load_padded<B>(w, i, end, T(0));
+                r.value = r.value * wb;
+                r.grad = r.grad * wb;
+            }
+            if (none) {
+                store_partial(losses, i, end, r.value);
+            } else {
+                const B v = tail ? xsimd::select(lane < B(static_cast<T>(end - i)), r.value, B(T(0))) : r.value;
+                acc.add(i, v);
+            }
+            if constexpr (WantGrad) store_partial(grad, i, end, mean ? B(r.grad / grad_divisor) : r.grad);
         }
-        if (none) {
-            store_partial(losses, i, n, r.value);
-        } else {
-            const B v = tail ? xsimd::select(lane < B(static_cast<T>(n - i)), r.value, B(T(0))) : r.value;
-            acc.add(i, v);
-        }
-        if constexpr (WantGrad) store_partial(grad, i, n, mean ? B(r.grad / grad_divisor) : r.grad);
+        return none ? double_word{} : acc.partial();
+    };
+
+    const std::size_t blocks = (n + block_size - 1) / block_size;
+    const std::size_t threads = useful_threads(o.threads, n);
+    double_word total;
+    if (threads <= 1) {
+        for (std::size_t b = 0; b < blocks; ++b) total.add(block(b * block_size, std::min(n, (b + 1) * block_size)));
+    } else {
+        std::vector<double_word> partial(blocks);
+        for_block_runs(blocks, threads, [&](std::size_t first, std::size_t last) {
+            for (std::size_t b = first; b < last; ++b)
+                partial[b] = block(b * block_size, std::min(n, (b + 1) * block_size));
+        });
+        for (const auto& p : partial) total.add(p);
     }
     if (none) return T(0);
-    const T total = acc.total();
-    return mean ? (n > 0 ? total / static_cast<T>(n) : std::numeric_limits<T>::quiet_NaN()) : total;
+    const T sum = total.rounded<T>();
+    return mean ? (n > 0 ? sum / static_cast<T>(n) : std::numeric_limits<T>::quiet_NaN()) : sum;
 }
 
 struct bce_with_logits_fn {
