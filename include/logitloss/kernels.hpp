@@ -16,10 +16,14 @@
 // addition; float losses are widened to double first. Element i always goes
 // to lane i mod 16 (or 8); the lanes of each block of 16,384 elements are
 // merged in a fixed order and the blocks' partial sums in block order, so
-// the result depends neither on the SIMD width nor on the thread count. The error before the final
-// rounding to T is about 2^-104 n sum|l_i|: the sum is correctly rounded in
-// practice (within 1 ulp), against n u sum|l_i| (u = 2^-24) for a naive float
-// loop.
+// the result depends neither on the SIMD width nor on the thread count. The
+// error before the final rounding to T is about 2^-104 n sum|l_i|: the sum
+// is correctly rounded in practice (within 1 ulp), against n u sum|l_i|
+// (u = 2^-24) for a naive float loop.
+//
+// Threads: options.threads > 1 (or 0 for all) splits the blocks into
+// contiguous runs, one per thread, started for the call and joined before
+// it returns.
 #pragma once
 
 #include <algorithm>
