@@ -379,9 +379,10 @@ constexpr std::size_t block_size = std::size_t(1) << 14;
 // min_block_run blocks).
 inline std::size_t useful_threads(std::size_t requested, std::size_t n) noexcept {
     constexpr std::size_t min_block_run = 4;
+    const std::size_t most = (n + block_size - 1) / block_size / min_block_run;
+    if (most <= 1 || requested == 1) return 1;  // before asking the OS for the core count
     if (requested == 0) requested = std::max(1u, std::thread::hardware_concurrency());
-    const std::size_t blocks = (n + block_size - 1) / block_size;
-    return std::max<std::size_t>(1, std::min(requested, blocks / min_block_run));
+    return std::max<std::size_t>(1, std::min(requested, most));
 }
 
 // Runs body(first_block, last_block) over [0, blocks) on `threads` threads
