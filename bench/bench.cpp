@@ -143,58 +143,66 @@ void ll_scalar_sigmoid(const T* x, std::size_t n, T* out) {
 }
 
 #if LOGITLOSS_BENCH_TORCH
+// LibTorch's intra-op thread count for the scope of one benchmark.
+class torch_threads {
+public:
+    explicit torch_threads(int n) : saved_(at::get_num_threads()) { at::set_num_threads(n); }
+    ~torch_threads() { at::set_num_threads(saved_); }
+    torch_threads(const torch_threads&) = delete;
+    torch_threads& operator=(const torch_threads&) = delete;
+
+private:
+    int saved_;
+};
+
+// A 1-D tensor over the dataset's memory (no copy).
+template <class T>
+torch::Tensor view(std::vector<T>& v) {
+    return torch::from_blob(v.data(), {static_cast<std::int64_t>(v.size())},
+                            sizeof(T) == 4 ? torch::kFloat32 : torch::kFloat64);
+}
+
 // LibTorch: binary_cross_entropy_with_logits forward and its autograd
 // backward, on tensors viewing the same data.
 template <class T>
 void bench_torch_fb(benchmark::State& state, int threads) {
     const auto n = static_cast<std::size_t>(state.range(0));
     auto& d = data<T>(n);
-    const int saved = at::get_num_threads();
-    at::set_num_threads(threads);
-    const auto dtype = sizeof(T) == 4 ? torch::kFloat32 : torch::kFloat64;
-    auto x = torch::from_blob(d.x.data(), {static_cast<std::int64_t>(n)}, dtype).requires_grad_(true);
-    auto y = torch::from_blob(d.y.data(), {static_cast<std::int64_t>(n)}, dtype);
+    const torch_threads scope(threads);
+    auto x = view(d.x).requires_grad_(true);
+    auto y = view(d.y);
     for (auto _ : state) {
         auto loss = torch::binary_cross_entropy_with_logits(x, y);
         auto grad = torch::autograd::grad({loss}, {x});
         benchmark::DoNotOptimize(grad[0].data_ptr());
         benchmark::ClobberMemory();
     }
-    at::set_num_threads(saved);
     finish<T>(state, n, 3);
 }
 template <class T>
 void bench_torch_forward(benchmark::State& state, int threads) {
     const auto n = static_cast<std::size_t>(state.range(0));
     auto& d = data<T>(n);
-    const int saved = at::get_num_threads();
-    at::set_num_threads(threads);
+    const torch_threads scope(threads);
     torch::NoGradGuard no_grad;
-    const auto dtype = sizeof(T) == 4 ? torch::kFloat32 : torch::kFloat64;
-    auto x = torch::from_blob(d.x.data(), {static_cast<std::int64_t>(n)}, dtype);
-    auto y = torch::from_blob(d.y.data(), {static_cast<std::int64_t>(n)}, dtype);
+    auto x = view(d.x), y = view(d.y);
     for (auto _ : state) {
         auto loss = torch::binary_cross_entropy_with_logits(x, y);
         benchmark::DoNotOptimize(loss.data_ptr());
     }
-    at::set_num_threads(saved);
     finish<T>(state, n, 2);
 }
 template <class T>
 void bench_torch_sigmoid(benchmark::State& state, int threads) {
     const auto n = static_cast<std::size_t>(state.range(0));
     auto& d = data<T>(n);
-    const int saved = at::get_num_threads();
-    at::set_num_threads(threads);
+    const torch_threads scope(threads);
     torch::NoGradGuard no_grad;
-    const auto dtype = sizeof(T) == 4 ? torch::kFloat32 : torch::kFloat64;
-    auto x = torch::from_blob(d.x.data(), {static_cast<std::int64_t>(n)}, dtype);
-    auto out = torch::from_blob(d.out.data(), {static_cast<std::int64_t>(n)}, dtype);
+    auto x = view(d.x), out = view(d.out);
     for (auto _ : state) {
         torch::sigmoid_out(out, x);
         benchmark::ClobberMemory();
     }
-    at::set_num_threads(saved);
     finish<T>(state, n, 2);
 }
 #endif

@@ -48,6 +48,22 @@ def cpu_model():
     return "unknown CPU"
 
 
+def markdown_table(columns, sizes, cell):
+    """Rows N = sizes, one column per entry of columns, cell(column, n) -> text."""
+    lines = ["| N | " + " | ".join(columns) + " |", "|---:|" + "---:|" * len(columns)]
+    for n in sizes:
+        lines.append(f"| {fmt_n(n)} | " + " | ".join(cell(c, n) for c in columns) + " |")
+    return lines
+
+
+def ratio(rows, peer, n):
+    """peer time / logitloss time; for the floor, logitloss / floor."""
+    ours, t = rows.get(("logitloss", n)), rows.get((peer, n))
+    if ours is None or t is None:
+        return ""
+    return f"{ours / t:.2f}x" if peer == "floor" else f"{t / ours:.2f}x"
+
+
 def report(context, table):
     out = []
     out.append(f"Machine: {cpu_model()}, {context.get('num_cpus')} CPUs; "
@@ -57,33 +73,12 @@ def report(context, table):
     for (typ, op), rows in sorted(table.items()):
         impls = sorted({i for i, _ in rows}, key=lambda i: (i != "logitloss", i != "floor", i))
         sizes = sorted({n for _, n in rows})
-        out.append("")
-        out.append(f"### {typ} {op}: ns/element")
-        out.append("")
-        out.append("| N | " + " | ".join(impls) + " |")
-        out.append("|---:|" + "---:|" * len(impls))
-        for n in sizes:
-            cells = [f"{rows[(i, n)]:.3f}" if (i, n) in rows else "" for i in impls]
-            out.append(f"| {fmt_n(n)} | " + " | ".join(cells) + " |")
+        out += ["", f"### {typ} {op}: ns/element", ""]
+        out += markdown_table(impls, sizes, lambda i, n: f"{rows[(i, n)]:.3f}" if (i, n) in rows else "")
         if "logitloss" in impls:
             peers = [i for i in impls if i != "logitloss"]
-            out.append("")
-            out.append(f"{typ} {op}: ratios (peer time / logitloss time; for floor: logitloss / floor)")
-            out.append("")
-            out.append("| N | " + " | ".join(peers) + " |")
-            out.append("|---:|" + "---:|" * len(peers))
-            for n in sizes:
-                ours = rows.get(("logitloss", n))
-                cells = []
-                for p in peers:
-                    t = rows.get((p, n))
-                    if ours is None or t is None:
-                        cells.append("")
-                    elif p == "floor":
-                        cells.append(f"{ours / t:.2f}x")
-                    else:
-                        cells.append(f"{t / ours:.2f}x")
-                out.append(f"| {fmt_n(n)} | " + " | ".join(cells) + " |")
+            out += ["", f"{typ} {op}: ratios (peer time / logitloss time; for floor: logitloss / floor)", ""]
+            out += markdown_table(peers, sizes, lambda p, n: ratio(rows, p, n))
     return "\n".join(out)
 
 
