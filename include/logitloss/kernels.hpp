@@ -141,10 +141,6 @@ std::string describe(T v) {
 
 enum class inputs { logits, probabilities };
 
-// Structural and value checks; throws on the first problem. pos_weight is
-// checked first (its index is a class index); then the element scan reports
-// the lowest bad element index, and at that index the first failing check in
-// the order: input (probabilities), target, weight.
 // Whether every p[i] is in [0, 1] (unit) or >= 0 (not unit); NaN is not.
 template <class B>
 bool all_in_range(const typename B::value_type* p, std::size_t n, bool unit) noexcept {
@@ -160,6 +156,10 @@ bool all_in_range(const typename B::value_type* p, std::size_t n, bool unit) noe
     return true;
 }
 
+// Structural and value checks; throws on the first problem. pos_weight is
+// checked first (its index is a class index); then the element scan reports
+// the lowest bad element index, and at that index the first failing check in
+// the order: input (probabilities), target, weight.
 template <class B, class T>
 void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, const T* grad, bool want_grad,
               const options<T>& o) {
@@ -310,11 +310,7 @@ public:
             raw_[k].store_aligned(raw + k * dwidth);
         }
         double_word r;
-        for (std::size_t j = 0; j < n; ++j) {
-            r.plain += raw[j];
-            two_sum_renormalised(r.hi, r.lo, hi[j]);
-            two_sum_renormalised(r.hi, r.lo, lo[j]);
-        }
+        for (std::size_t j = 0; j < n; ++j) r.add(double_word{hi[j], lo[j], raw[j]});
         return r;
     }
 
@@ -385,15 +381,12 @@ inline std::size_t useful_threads(std::size_t requested, std::size_t n) noexcept
     return std::max<std::size_t>(1, std::min(requested, most));
 }
 
-// Runs body(first_block, last_block) over [0, blocks) on `threads` threads
-// (the caller's included), contiguous runs in order. If a thread cannot be
-// started, the caller's thread does its share: the results are the same.
+// Runs body(first_block, last_block) over [0, blocks) on `threads` > 1
+// threads (the caller's included), contiguous runs in order. If a thread
+// cannot be started, the caller's thread does its share: the results are
+// the same.
 template <class Body>
 void for_block_runs(std::size_t blocks, std::size_t threads, Body body) {
-    if (threads <= 1) {
-        body(std::size_t(0), blocks);
-        return;
-    }
     std::vector<std::thread> pool;
     pool.reserve(threads - 1);
     const std::size_t per = blocks / threads, extra = blocks % threads;
