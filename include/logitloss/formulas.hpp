@@ -11,43 +11,49 @@
 #include "detail/config.hpp"
 #include "detail/constants.hpp"
 #include "detail/logistic.hpp"
+#include "detail/logistic_wide.hpp"
 #include "detail/ops.hpp"
 
 namespace logitloss {
-
-// A loss value and its derivative, computed in one pass.
-template <class T>
-struct value_and_grad {
-    T value;
-    T grad;
-};
 
 // sigmoid(x) = 1/(1+e^-x). Within 1 ulp (float and double).
 // sigmoid(-inf) = +0, sigmoid(+inf) = 1, NaN -> NaN.
 template <class T>
 [[nodiscard]] LOGITLOSS_HD inline T sigmoid(T x) noexcept {
-    using O = detail::ops<T>;
-    const auto c = detail::make_logistic_core(x);
-    const T m = detail::small_sigmoid(c);  // sigmoid(-|x|)
-    return O::select(x >= T(0), T(1) - m, m);
+    if constexpr (detail::is_float_v<T>) {
+        return detail::in_double<T>::apply(detail::wide_sigmoid{}, x);
+    } else {
+        using O = detail::ops<T>;
+        const auto c = detail::make_logistic_core(x);
+        const T m = detail::small_sigmoid(c);  // sigmoid(-|x|)
+        return O::select(x >= T(0), T(1) - m, m);
+    }
 }
 
 // softplus(x) = log(1+e^x) = max(x,0) + log1p(e^-|x|). Within 2 ulp.
 // softplus(-inf) = +0, softplus(+inf) = +inf, NaN -> NaN.
 template <class T>
 [[nodiscard]] LOGITLOSS_HD inline T softplus(T x) noexcept {
-    using O = detail::ops<T>;
-    const auto c = detail::make_logistic_core(x);
-    return O::select(x >= T(0), x, T(0)) + detail::log1p_exp(c);
+    if constexpr (detail::is_float_v<T>) {
+        return detail::in_double<T>::apply(detail::wide_softplus{}, x);
+    } else {
+        using O = detail::ops<T>;
+        const auto c = detail::make_logistic_core(x);
+        return O::select(x >= T(0), x, T(0)) + detail::log1p_exp(c);
+    }
 }
 
 // log_sigmoid(x) = log sigmoid(x) = -softplus(-x). Within 2 ulp.
 // log_sigmoid(-inf) = -inf, log_sigmoid(+inf) = -0, NaN -> NaN.
 template <class T>
 [[nodiscard]] LOGITLOSS_HD inline T log_sigmoid(T x) noexcept {
-    using O = detail::ops<T>;
-    const auto c = detail::make_logistic_core(x);
-    return O::neg(O::select(x <= T(0), O::neg(x), T(0)) + detail::log1p_exp(c));
+    if constexpr (detail::is_float_v<T>) {
+        return detail::in_double<T>::apply(detail::wide_log_sigmoid{}, x);
+    } else {
+        using O = detail::ops<T>;
+        const auto c = detail::make_logistic_core(x);
+        return O::neg(O::select(x <= T(0), O::neg(x), T(0)) + detail::log1p_exp(c));
+    }
 }
 
 namespace detail {
@@ -93,8 +99,12 @@ LOGITLOSS_HD LOGITLOSS_INLINE T bce_logit_grad(T x, const bce_logit_weights<T>& 
 // bce_with_logits(x,1) == softplus(-x) bitwise. Soft targets: within 4 ulp.
 template <class T>
 [[nodiscard]] LOGITLOSS_HD inline T bce_with_logits(T x, T y, T pos_weight = T(1)) noexcept {
-    const auto c = detail::make_logistic_core(x);
-    return detail::bce_logit_value(x, detail::make_bce_logit_weights(y, pos_weight), detail::log1p_exp(c));
+    if constexpr (detail::is_float_v<T>) {
+        return detail::in_double<T>::apply(detail::wide_bce_with_logits<>{}, x, y, pos_weight);
+    } else {
+        const auto c = detail::make_logistic_core(x);
+        return detail::bce_logit_value(x, detail::make_bce_logit_weights(y, pos_weight), detail::log1p_exp(c));
+    }
 }
 
 // d bce_with_logits / dx = sigmoid(x) - y (with pos_weight: (1-y) sigmoid(x)
@@ -104,8 +114,12 @@ template <class T>
 // confidently right logit gets its tiny gradient, never 0.
 template <class T>
 [[nodiscard]] LOGITLOSS_HD inline T bce_with_logits_grad(T x, T y, T pos_weight = T(1)) noexcept {
-    const auto c = detail::make_logistic_core(x);
-    return detail::bce_logit_grad(x, detail::make_bce_logit_weights(y, pos_weight), detail::small_sigmoid(c));
+    if constexpr (detail::is_float_v<T>) {
+        return detail::in_double<T>::apply(detail::wide_bce_with_logits_grad<>{}, x, y, pos_weight);
+    } else {
+        const auto c = detail::make_logistic_core(x);
+        return detail::bce_logit_grad(x, detail::make_bce_logit_weights(y, pos_weight), detail::small_sigmoid(c));
+    }
 }
 
 // Loss and gradient of bce_with_logits in one pass (shared exp and division);
@@ -113,9 +127,14 @@ template <class T>
 template <class T>
 [[nodiscard]] LOGITLOSS_HD inline value_and_grad<T> bce_with_logits_value_and_grad(T x, T y,
                                                                                T pos_weight = T(1)) noexcept {
-    const auto c = detail::make_logistic_core(x);
-    const auto w = detail::make_bce_logit_weights(y, pos_weight);
-    return {detail::bce_logit_value(x, w, detail::log1p_exp(c)), detail::bce_logit_grad(x, w, detail::small_sigmoid(c))};
+    if constexpr (detail::is_float_v<T>) {
+        return detail::in_double<T>::apply(detail::wide_bce_with_logits_value_and_grad<>{}, x, y, pos_weight);
+    } else {
+        const auto c = detail::make_logistic_core(x);
+        const auto w = detail::make_bce_logit_weights(y, pos_weight);
+        return {detail::bce_logit_value(x, w, detail::log1p_exp(c)),
+                detail::bce_logit_grad(x, w, detail::small_sigmoid(c))};
+    }
 }
 
 // PyTorch BCELoss on a probability p in [0,1] (ATen semantics, clamp

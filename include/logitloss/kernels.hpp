@@ -11,15 +11,16 @@
 // through the same SIMD code as the body, so an element's value never depends
 // on its position.
 //
-// Accumulator: sum and mean use 16 (float) or 8 (double) virtual lanes, each
-// a double-word (hi + lo, in double) running sum renormalised after every
-// addition; float losses are widened to double first. Element i always goes
-// to lane i mod 16 (or 8); the lanes of each block of 16,384 elements are
-// merged in a fixed order and the blocks' partial sums in block order, so
-// the result depends neither on the SIMD width nor on the thread count. The
-// error before the final rounding to T is about 2^-104 n sum|l_i|: the sum
-// is correctly rounded in practice (within 1 ulp), against n u sum|l_i|
-// (u = 2^-24) for a naive float loop.
+// Accumulator: sum and mean use 16 (float) or 8 (double) virtual lanes of
+// double (float losses are computed in double and never rounded to float
+// before they are summed). Each lane is a two-sum pair: the plain running
+// sum and the running sum of its exact rounding errors (Ogita, Rump and
+// Oishi's Sum2), error about 2^-53 |sum| + k^2 2^-106 sum|l_i| for k terms.
+// Element i always goes to lane i mod 16 (or 8); the lanes of each block of
+// 16,384 elements are merged in a fixed order and the blocks' partial sums
+// in block order, so the result depends neither on the SIMD width nor on the
+// thread count. The sum is correctly rounded to T in practice (within
+// 1 ulp), against n u sum|l_i| (u = 2^-24) for a naive float loop.
 //
 // Threads: options.threads > 1 (or 0 for all) splits the blocks into
 // contiguous runs, one per thread, started for the call and joined before
@@ -216,101 +217,108 @@ void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n
     }
 }
 
-// (s, c) += v, then (s, c) renormalised so that |c| <= ulp(s) / 2.
-template <class V>
-LOGITLOSS_INLINE void two_sum_renormalised(V& s, V& c, const V& v) noexcept {
-    const V t = s + v;
-    const V bp = t - s;
-    const V e = (s - (t - bp)) + (v - bp);
-    const V c2 = c + e;
-    s = t + c2;
-    c = c2 - (s - t);
+// Calls f(std::integral_constant<std::size_t, I>{}) for I = 0 .. N-1.
+template <class F, std::size_t... I>
+LOGITLOSS_INLINE void static_for_impl(F&& f, std::index_sequence<I...>) {
+    (f(std::integral_constant<std::size_t, I>{}), ...);
+}
+template <std::size_t N, class F>
+LOGITLOSS_INLINE void static_for(F&& f) {
+    static_for_impl(f, std::make_index_sequence<N>{});
 }
 
-// A partial sum: hi + lo in double-word arithmetic, and a plain sum that
-// carries inf and NaN (for which the compensation is meaningless).
+// A batch B as the double batches the kernels compute and accumulate in:
+// a float batch is its two widened halves (the float logit functions are
+// evaluated in double, see logistic_wide.hpp); a double batch is itself.
+template <class B>
+struct parts_of {
+    using D = B;
+    static constexpr std::size_t count = 1;
+    template <std::size_t H>
+    static LOGITLOSS_INLINE D part(const B& v) noexcept {
+        return v;
+    }
+    static LOGITLOSS_INLINE B join(const D (&p)[1]) noexcept { return p[0]; }
+};
+template <class A>
+struct parts_of<xsimd::batch<float, A>> {
+    using W = in_double<xsimd::batch<float, A>>;
+    using D = typename W::D;
+    static constexpr std::size_t count = 2;
+    template <std::size_t H>
+    static LOGITLOSS_INLINE D part(const xsimd::batch<float, A>& v) noexcept {
+        return W::template half<int(H)>(v);
+    }
+    static LOGITLOSS_INLINE xsimd::batch<float, A> join(const D (&p)[2]) noexcept { return W::join(p[0], p[1]); }
+};
+
+// s + c += v with s the plain running sum and c the running sum of the
+// exact rounding errors of s (two-sum): Ogita-Rump-Oishi Sum2, whose
+// error is about 2^-53 |sum| + n^2 2^-106 sum|v|.
+template <class V>
+LOGITLOSS_INLINE void two_sum_add(V& s, V& c, const V& v) noexcept {
+    const V t = s + v;
+    const V bp = t - s;
+    c += (s - (t - bp)) + (v - bp);
+    s = t;
+}
+
+// A partial sum hi + lo in double-word arithmetic. hi alone is the plain
+// sum, which carries inf and NaN (lo is meaningless then).
 struct double_word {
-    double hi = 0, lo = 0, plain = 0;
+    double hi = 0, lo = 0;
     void add(const double_word& o) noexcept {
-        plain += o.plain;
-        two_sum_renormalised(hi, lo, o.hi);
-        two_sum_renormalised(hi, lo, o.lo);
+        two_sum_add(hi, lo, o.hi);
+        lo += o.lo;
     }
     template <class T>
     [[nodiscard]] T rounded() const noexcept {
-        return static_cast<T>(std::isfinite(plain) ? hi + lo : plain);
+        return static_cast<T>(std::isfinite(hi) ? hi + lo : hi);
     }
 };
 
-// Exact-as-practical accumulation in `lanes<T>` virtual lanes (see the file
-// comment). Each lane is a double-word sum (hi, lo) in double, renormalised
-// after every addition, so lo never grows: the error of a lane is about
-// 2^-106 n sum|l_i| plus one rounding. float values are widened to double
-// first. A plain running sum rides along to carry inf and NaN, for which
-// the compensation is meaningless.
+// Accumulation in `lanes<T>` virtual lanes of double (see the file
+// comment): element i goes to lane i mod lanes<T>, as count double batches
+// of D::size lanes each; lane sums are two-sum pairs (s, c).
 template <class B>
 class lane_accumulator {
 public:
     using T = typename B::value_type;
-    using A = typename B::arch_type;
-    using D = xsimd::batch<double, A>;
-    static constexpr std::size_t width = B::size;
-    static constexpr std::size_t dwidth = D::size;
-    static constexpr std::size_t count = lanes<T>::value / dwidth;  // double batches
-    static_assert(lanes<T>::value % width == 0, "virtual lane count must be a multiple of the batch width");
+    using P = parts_of<B>;
+    using D = typename P::D;
+    static constexpr std::size_t count = lanes<T>::value / D::size;
+    static_assert(lanes<T>::value % B::size == 0, "virtual lane count must be a multiple of the batch width");
 
-    // Adds batch v, which holds elements [i, i + width) with i % width == 0.
-    LOGITLOSS_INLINE void add(std::size_t i, const B& v) noexcept {
-        if constexpr (std::is_same<T, double>::value) {
-            add_lane((i / dwidth) % count, v);
-        } else {
-            const std::size_t k = (i / dwidth) % count;  // lane of the low half; the high half is next
-#if defined(__AVX512F__)
-            if constexpr (std::is_base_of<xsimd::avx512f, A>::value) {
-                // Zero-masked forms: GCC 12 warns (-Wmaybe-uninitialized) on
-                // the undefined pass-through of the unmasked intrinsics.
-                const __m512 f = v;
-                const __m256 lo = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(f), 0));
-                const __m256 hi = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(f), 1));
-                add_lane(k, D(_mm512_maskz_cvtps_pd(0xFF, lo)));
-                add_lane(k + 1, D(_mm512_maskz_cvtps_pd(0xFF, hi)));
-                return;
-            }
-#endif
-#if defined(__AVX__)
-            if constexpr (std::is_base_of<xsimd::avx, A>::value) {
-                const __m256 f = v;
-                add_lane(k, D(_mm256_cvtps_pd(_mm256_castps256_ps128(f))));
-                add_lane(k + 1, D(_mm256_cvtps_pd(_mm256_extractf128_ps(f, 1))));
-                return;
-            }
-#endif
-#if defined(__SSE2__)
-            if constexpr (std::is_base_of<xsimd::sse2, A>::value) {
-                const __m128 f = v;
-                add_lane(k, D(_mm_cvtps_pd(f)));
-                add_lane(k + 1, D(_mm_cvtps_pd(_mm_movehl_ps(f, f))));
-                return;
-            }
-#endif
-            alignas(64) float buf[width];
-            v.store_aligned(buf);
-            for (std::size_t h = 0; h < width / dwidth; ++h)
-                add_lane(((i + h * dwidth) / dwidth) % count, D::load_aligned(buf + h * dwidth));
-        }
+    // Adds double batch v to lane batch K.
+    template <std::size_t K>
+    LOGITLOSS_INLINE void add_lane(const D& v) noexcept {
+        two_sum_add(s_[K], c_[K], v);
+    }
+
+    // Adds batch v, which holds elements [i, i + B::size), i % B::size == 0.
+    void add(std::size_t i, const B& v) noexcept {
+        static_for<P::count>([&](auto h) {
+            const std::size_t k = (i / D::size + h) % count;
+            const D d = P::template part<h>(v);
+            static_for<count>([&](auto kk) {
+                if (kk == k) add_lane<kk>(d);
+            });
+        });
     }
 
     // Merges the lanes in lane order, in double-word arithmetic.
     [[nodiscard]] double_word partial() const noexcept {
         constexpr std::size_t n = lanes<T>::value;
-        alignas(64) double hi[n], lo[n], raw[n];
+        alignas(64) double s[n], c[n];
         for (std::size_t k = 0; k < count; ++k) {
-            hi_[k].store_aligned(hi + k * dwidth);
-            lo_[k].store_aligned(lo + k * dwidth);
-            raw_[k].store_aligned(raw + k * dwidth);
+            s_[k].store_aligned(s + k * D::size);
+            c_[k].store_aligned(c + k * D::size);
         }
         double_word r;
-        for (std::size_t j = 0; j < n; ++j) r.add(double_word{hi[j], lo[j], raw[j]});
+        for (std::size_t j = 0; j < n; ++j) {
+            r.add(double_word{s[j], 0.0});
+            r.lo += c[j];
+        }
         return r;
     }
 
@@ -318,14 +326,8 @@ public:
     [[nodiscard]] T total() const noexcept { return partial().template rounded<T>(); }
 
 private:
-    LOGITLOSS_INLINE void add_lane(std::size_t k, const D& v) noexcept {
-        raw_[k] += v;
-        two_sum_renormalised(hi_[k], lo_[k], v);
-    }
-
-    D hi_[count] = {};
-    D lo_[count] = {};
-    D raw_[count] = {};
+    D s_[count] = {};
+    D c_[count] = {};
 };
 
 // Loads W elements starting at i of an array that is n long, padding with
@@ -409,47 +411,96 @@ void for_block_runs(std::size_t blocks, std::size_t threads, Body body) {
     for (auto& th : pool) th.join();
 }
 
-// The one loop behind every loss kernel. `f(x, y, pos_weight)` returns a
-// value_and_grad of batches; WantGrad selects whether the gradient is stored.
+// The one loop behind every loss kernel. `f` maps batches x, y, pos_weight
+// to the losses and gradients as parts_of<B> double batches; WantGrad
+// selects whether the gradient is stored.
+//
+// Elements go in groups of lanes<T> (one group = one set of accumulator
+// lanes, so every lane index is a compile-time constant); whole groups are
+// loaded directly, the last partial group through padded copies. Weights,
+// the mean's 1/n and the accumulation are applied in double, so a float
+// loss or gradient is rounded once.
 template <class Arch, bool WantGrad, class T, class F>
 T run_loss(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, T* grad, const options<T>& o, F f) {
     using B = xsimd::batch<T, Arch>;
-    static_assert(block_size % lanes<T>::value == 0 && block_size % B::size == 0, "blocks must hold whole lanes");
-    validate<B>(fn, kind, x, y, n, grad, WantGrad, o);
+    using P = parts_of<B>;
+    using D = typename P::D;
     constexpr std::size_t W = B::size;
-    const T* w = o.weight.data();
-    T* losses = o.losses.data();
+    constexpr std::size_t G = lanes<T>::value;  // elements per group
+    static_assert(block_size % G == 0 && G % W == 0, "blocks must hold whole groups");
+    validate<B>(fn, kind, x, y, n, grad, WantGrad, o);
+    const T* const w = o.weight.data();
+    T* const losses = o.losses.data();
+    const span<const T> pos_weight = o.pos_weight;
     const bool none = o.reduce == reduction::none;
     const bool mean = o.reduce == reduction::mean;
+    // The mean's gradient: times 1/n in double for float (rounded once to
+    // float, within 1 ulp of the exact g/n); divided by n for double.
+    const double inv_n = mean && n > 0 ? 1.0 / static_cast<double>(n) : 1.0;
     const T divisor = mean && n > 0 ? static_cast<T>(n) : T(1);
     // Padding: x = 0, y = 0 gives a finite loss, which the mask then zeroes.
     const T pad_x = kind == inputs::probabilities ? T(0.5) : T(0);
 
+    // Batch j of the group starting at i; Tail: the group ends at `end`.
+    auto step = [&](auto j, std::size_t i, std::size_t end, lane_accumulator<B>& acc, auto tail) {
+        constexpr bool Tail = decltype(tail)::value;
+        const std::size_t at = i + decltype(j)::value * W;
+        B xb, yb, wb(T(0));
+        if constexpr (Tail) {
+            xb = load_padded<B>(x, at, end, pad_x);
+            yb = load_padded<B>(y, at, end, T(0));
+            if (w != nullptr) wb = load_padded<B>(w, at, end, T(0));
+        } else {
+            xb = B::load_unaligned(x + at);
+            yb = B::load_unaligned(y + at);
+            if (w != nullptr) wb = B::load_unaligned(w + at);
+        }
+        value_and_grad<D> r[P::count];
+        f(xb, yb, load_pos_weight<B>(pos_weight, at), r);
+        D values[P::count], grads[P::count];
+        static_for<P::count>([&](auto h) {
+            D v = r[h].value, g = r[h].grad;
+            if (w != nullptr) {
+                const D wd = P::template part<h>(wb);
+                v = v * wd;
+                g = g * wd;
+            }
+            if constexpr (Tail) {
+                // Lanes past the end hold the padding's finite loss: zeroed.
+                alignas(64) double index[D::size];
+                for (std::size_t l = 0; l < D::size; ++l) index[l] = static_cast<double>(h * D::size + l);
+                v = xsimd::select(D::load_aligned(index) < D(static_cast<double>(end - at)), v, D(0.0));
+            }
+            if (mean) {
+                if constexpr (std::is_same<T, float>::value) {
+                    g = g * D(inv_n);
+                } else {
+                    g = g / D(divisor);
+                }
+            }
+            values[h] = v;
+            grads[h] = g;
+            if (!none) acc.template add_lane<(decltype(j)::value * P::count + h) % lane_accumulator<B>::count>(v);
+        });
+        if constexpr (Tail) {
+            if (none) store_partial(losses, at, end, P::join(values));
+            if constexpr (WantGrad) store_partial(grad, at, end, P::join(grads));
+        } else {
+            if (none) P::join(values).store_unaligned(losses + at);
+            if constexpr (WantGrad) P::join(grads).store_unaligned(grad + at);
+        }
+    };
+
     // Elements [begin, end) of one block, into its partial sum.
     auto block = [&](std::size_t begin, std::size_t end) noexcept -> double_word {
-        const B grad_divisor(divisor);
-        alignas(64) T lane_index[W];
-        for (std::size_t j = 0; j < W; ++j) lane_index[j] = static_cast<T>(j);
-        const B lane = B::load_aligned(lane_index);
         lane_accumulator<B> acc;
-        for (std::size_t i = begin; i < end; i += W) {
-            const bool tail = i + W > end;
-            const B xb = load_padded<B>(x, i, end, pad_x);
-            const B yb = load_padded<B>(y, i, end, T(0));
-            auto r = f(xb, yb, load_pos_weight<B>(o.pos_weight, i));
-            if (w != nullptr) {
-                const B wb = load_padded<B>(w, i, end, T(0));
-                r.value = r.value * wb;
-                r.grad = r.grad * wb;
-            }
-            if (none) {
-                store_partial(losses, i, end, r.value);
-            } else {
-                const B v = tail ? xsimd::select(lane < B(static_cast<T>(end - i)), r.value, B(T(0))) : r.value;
-                acc.add(i, v);
-            }
-            if constexpr (WantGrad) store_partial(grad, i, end, mean ? B(r.grad / grad_divisor) : r.grad);
-        }
+        std::size_t i = begin;
+        for (; i + G <= end; i += G)
+            static_for<G / W>([&](auto j) { step(j, i, end, acc, std::false_type{}); });
+        if (i < end)
+            static_for<G / W>([&](auto j) {
+                if (i + decltype(j)::value * W < end) step(j, i, end, acc, std::true_type{});
+            });
         return none ? double_word{} : acc.partial();
     };
 
@@ -471,30 +522,60 @@ T run_loss(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, T
     return mean ? (n > 0 ? sum / static_cast<T>(n) : std::numeric_limits<T>::quiet_NaN()) : sum;
 }
 
-struct bce_with_logits_fn {
+// The element functions of the loss kernels, as parts_of<B>: float logits
+// go through the double evaluation part by part; everything else is
+// computed on B and split.
+template <class B, class VG>
+LOGITLOSS_INLINE void split_parts(const VG& vg, value_and_grad<typename parts_of<B>::D> (&out)[parts_of<B>::count]) {
+    static_for<parts_of<B>::count>([&](auto h) {
+        out[h] = {parts_of<B>::template part<h>(vg.value), parts_of<B>::template part<h>(vg.grad)};
+    });
+}
+
+template <class Wide, bool Value, bool Grad>
+struct logits_fn {
     template <class B>
-    LOGITLOSS_INLINE value_and_grad<B> operator()(const B& x, const B& y, const B& pw) const noexcept {
-        return bce_with_logits_value_and_grad(x, y, pw);
+    LOGITLOSS_INLINE void operator()(const B& x, const B& y, const B& pw,
+                                     value_and_grad<typename parts_of<B>::D> (&out)[parts_of<B>::count]) const noexcept {
+        using P = parts_of<B>;
+        if constexpr (is_float_v<B>) {
+            static_for<P::count>([&](auto h) {
+                out[h] = Wide{}(P::template part<h>(x), P::template part<h>(y), P::template part<h>(pw));
+            });
+        } else if constexpr (Grad) {
+            split_parts<B>(bce_with_logits_value_and_grad(x, y, pw), out);
+        } else {
+            split_parts<B>(value_and_grad<B>{bce_with_logits(x, y, pw), B(0)}, out);
+        }
     }
 };
-struct bce_with_logits_value_fn {
-    template <class B>
-    LOGITLOSS_INLINE value_and_grad<B> operator()(const B& x, const B& y, const B& pw) const noexcept {
-        return {bce_with_logits(x, y, pw), B(0)};
+template <bool Unit>
+struct wide_bce_with_logits_value_only {
+    template <class D>
+    LOGITLOSS_INLINE value_and_grad<D> operator()(D x, D y, D pw) const noexcept {
+        return {wide_bce_with_logits<Unit>{}(x, y, pw), D(0)};
     }
 };
-struct bce_fn {
+// Unit: no pos_weight (the float evaluation then skips its arithmetic).
+template <bool Unit>
+using bce_with_logits_fn = logits_fn<wide_bce_with_logits_value_and_grad<Unit>, true, true>;
+template <bool Unit>
+using bce_with_logits_value_fn = logits_fn<wide_bce_with_logits_value_only<Unit>, true, false>;
+
+template <bool Grad>
+struct probabilities_fn {
     template <class B>
-    LOGITLOSS_INLINE value_and_grad<B> operator()(const B& p, const B& y, const B&) const noexcept {
-        return bce_value_and_grad(p, y);
+    LOGITLOSS_INLINE void operator()(const B& p, const B& y, const B&,
+                                     value_and_grad<typename parts_of<B>::D> (&out)[parts_of<B>::count]) const noexcept {
+        if constexpr (Grad) {
+            split_parts<B>(bce_value_and_grad(p, y), out);
+        } else {
+            split_parts<B>(value_and_grad<B>{bce(p, y), B(0)}, out);
+        }
     }
 };
-struct bce_value_fn {
-    template <class B>
-    LOGITLOSS_INLINE value_and_grad<B> operator()(const B& p, const B& y, const B&) const noexcept {
-        return {bce(p, y), B(0)};
-    }
-};
+using bce_fn = probabilities_fn<true>;
+using bce_value_fn = probabilities_fn<false>;
 
 }  // namespace detail
 
@@ -503,8 +584,11 @@ struct bce_value_fn {
 // options.losses). Throws logitloss::error on bad input.
 template <class Arch = xsimd::default_arch, class T>
 [[nodiscard]] T bce_with_logits_forward(const T* logits, const T* targets, std::size_t n, const options<T>& opt = {}) {
+    if (opt.pos_weight.empty())
+        return detail::run_loss<Arch, false>("bce_with_logits_forward", detail::inputs::logits, logits, targets, n,
+                                             static_cast<T*>(nullptr), opt, detail::bce_with_logits_value_fn<true>{});
     return detail::run_loss<Arch, false>("bce_with_logits_forward", detail::inputs::logits, logits, targets, n,
-                                         static_cast<T*>(nullptr), opt, detail::bce_with_logits_value_fn{});
+                                         static_cast<T*>(nullptr), opt, detail::bce_with_logits_value_fn<false>{});
 }
 
 // As bce_with_logits_forward, and writes d(loss)/d(logits) to grad_logits
@@ -513,8 +597,11 @@ template <class Arch = xsimd::default_arch, class T>
 template <class Arch = xsimd::default_arch, class T>
 T bce_with_logits_forward_backward(const T* logits, const T* targets, std::size_t n, T* grad_logits,
                                    const options<T>& opt = {}) {
+    if (opt.pos_weight.empty())
+        return detail::run_loss<Arch, true>("bce_with_logits_forward_backward", detail::inputs::logits, logits,
+                                            targets, n, grad_logits, opt, detail::bce_with_logits_fn<true>{});
     return detail::run_loss<Arch, true>("bce_with_logits_forward_backward", detail::inputs::logits, logits, targets,
-                                        n, grad_logits, opt, detail::bce_with_logits_fn{});
+                                        n, grad_logits, opt, detail::bce_with_logits_fn<false>{});
 }
 
 // PyTorch BCELoss on n probabilities in [0,1] (checked unless opt.check is
@@ -542,7 +629,9 @@ void map(const char* fn, const T* x, std::size_t n, T* out, F f) {
     if (n > 0 && (x == nullptr || out == nullptr))
         fail(error_kind::null_pointer, 0, fn, "input or output pointer is null with n > 0");
     using B = xsimd::batch<T, Arch>;
-    for (std::size_t i = 0; i < n; i += B::size) store_partial(out, i, n, f(load_padded<B>(x, i, n, T(0))));
+    std::size_t i = 0;
+    for (; i + B::size <= n; i += B::size) f(B::load_unaligned(x + i)).store_unaligned(out + i);
+    if (i < n) store_partial(out, i, n, f(load_padded<B>(x, i, n, T(0))));
 }
 
 }  // namespace detail

@@ -20,27 +20,19 @@ struct constants;
 
 template <>
 struct constants<float> {
+    // Used by the float log of bce() (the float logit functions are
+    // evaluated in double, logistic_wide.hpp).
     // ln 2 = ln2_hi + ln2_lo. ln2_hi is ln 2 truncated to 16 significant
-    // bits, so k*ln2_hi is exact for every |k| < 2^8 (the exponents reached
-    // here are at most 150); ln2_lo is the remainder rounded to float.
+    // bits, so j*ln2_hi is exact for every |j| < 2^8 (the log reduction
+    // reaches |j| <= 150); ln2_lo is the remainder rounded to float.
     LOGITLOSS_HD static constexpr float ln2_hi() noexcept { return 0.693145751953125f; }  // 45426 / 2^16
     LOGITLOSS_HD static constexpr float ln2_lo() noexcept { return 1.428606765330187e-06f; }
-    LOGITLOSS_HD static constexpr float inv_ln2() noexcept { return 1.44269504088896341f; }
-    // exp(-a) rounds to +0 for a > 103.972...; clamping a here keeps the
-    // exponent in range and still gives exactly +0.
-    LOGITLOSS_HD static constexpr float exp_arg_max() noexcept { return 104.0f; }
-    // 1.5 * 2^23: adding and subtracting it rounds |v| < 2^22 to an integer.
-    LOGITLOSS_HD static constexpr float round_magic() noexcept { return 12582912.0f; }
-    LOGITLOSS_HD static constexpr float min_normal_exponent() noexcept { return -126.0f; }
     LOGITLOSS_HD static constexpr float min_normal() noexcept { return 1.17549435082228751e-38f; }  // 2^-126
     // Subnormal inputs of log() are scaled up by 2^24 first.
     LOGITLOSS_HD static constexpr float subnormal_scale() noexcept { return 16777216.0f; }
     LOGITLOSS_HD static constexpr float subnormal_scale_log2() noexcept { return 24.0f; }
     LOGITLOSS_HD static constexpr float sqrt2() noexcept { return 1.41421353816986084f; }  // sqrt 2 rounded to float
     LOGITLOSS_HD static constexpr float one_minus_half_sqrt2() noexcept { return 0.292893230915069580f; }
-    // Degree of the exp(r) Taylor polynomial on |r| <= ln2/2: the first
-    // dropped term, r^9/9!, is below 2^-31 relative.
-    static constexpr int exp_degree = 8;
     // Terms of R(z) = sum_{k=1..K} 2 z^k/(2k+1) in log1p(f) = 2 atanh(s),
     // s = f/(2+f), |s| <= 3-2 sqrt2: the first dropped term, relative to the
     // result, s^(2K+2)/(2K+3), is below 2^-34.

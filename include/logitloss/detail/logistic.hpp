@@ -22,36 +22,55 @@ struct pair {
     T lo;
 };
 
-// Horner evaluation of sum_{n=N..Last} r^(n-N) / n!.
-template <class S, int N, int Last>
-struct exp_tail {
-    template <class T>
-    LOGITLOSS_HD static LOGITLOSS_INLINE T eval(T r) noexcept {
-        return ops<T>::fma(r, exp_tail<S, N + 1, Last>::eval(r), T(S(inv_factorial(N))));
+// sum_{i=N..Last} C::coefficient(i) t^(i-N) in Estrin's scheme: split at
+// the largest power of two h below the length, P = P_lo + t^h P_hi,
+// recursively (at h/2 when P_hi would be a single coefficient, which saves
+// forming t^h). The dependency chain is about log2 of the degree deep
+// instead of the degree (Horner's rule), which is what limits a loop of
+// independent elements on a wide out-of-order core; the t^h are common
+// subexpressions.
+template <class T, int H>
+struct power_of {
+    LOGITLOSS_HD static LOGITLOSS_INLINE T eval(T t) noexcept {
+        const T p = power_of<T, H / 2>::eval(t);
+        return p * p;
     }
 };
-template <class S, int Last>
-struct exp_tail<S, Last, Last> {
+template <class T>
+struct power_of<T, 1> {
+    LOGITLOSS_HD static LOGITLOSS_INLINE T eval(T t) noexcept { return t; }
+};
+
+template <class C, int N, int Last>
+struct estrin {
+    LOGITLOSS_HD static constexpr int split() noexcept {
+        int h = 1;
+        while (2 * h < Last - N + 1) h *= 2;
+        return (Last - N + 1 - h == 1 && h >= 4) ? h / 2 : h;
+    }
+    template <class T>
+    LOGITLOSS_HD static LOGITLOSS_INLINE T eval(T t) noexcept {
+        constexpr int h = split();
+        return ops<T>::fma(power_of<T, h>::eval(t), estrin<C, N + h, Last>::eval(t), estrin<C, N, N + h - 1>::eval(t));
+    }
+};
+template <class C, int N>
+struct estrin<C, N, N> {
     template <class T>
     LOGITLOSS_HD static LOGITLOSS_INLINE T eval(T) noexcept {
-        return T(S(inv_factorial(Last)));
+        return T(C::coefficient(N));
     }
 };
 
-// Horner evaluation of sum_{k=K..Last} 2 z^(k-K) / (2k+1).
-template <class S, int K, int Last>
-struct atanh_tail {
-    template <class T>
-    LOGITLOSS_HD static LOGITLOSS_INLINE T eval(T z) noexcept {
-        return ops<T>::fma(z, atanh_tail<S, K + 1, Last>::eval(z), T(S(2.0 / (2 * K + 1))));
-    }
+// Taylor coefficients of exp, 1/n!, and of 2 atanh(s)/s in z = s^2,
+// 2/(2k+1), rounded to S.
+template <class S>
+struct exp_taylor {
+    LOGITLOSS_HD static constexpr S coefficient(int n) noexcept { return S(inv_factorial(n)); }
 };
-template <class S, int Last>
-struct atanh_tail<S, Last, Last> {
-    template <class T>
-    LOGITLOSS_HD static LOGITLOSS_INLINE T eval(T) noexcept {
-        return T(S(2.0 / (2 * Last + 1)));
-    }
+template <class S>
+struct atanh_taylor {
+    LOGITLOSS_HD static constexpr S coefficient(int k) noexcept { return S(2.0 / (2 * k + 1)); }
 };
 
 // exp(-|x|) = hi + lo, relative error below 2^-27 (float) / 2^-56 (double)
@@ -82,7 +101,7 @@ LOGITLOSS_HD LOGITLOSS_INLINE pair<T> exp_neg_abs(T x) noexcept {
     const T r = r_hi + t;  // two-sum: r + r_lo == r_hi + t exactly
     const T tv = r - r_hi;
     const T r_lo = (r_hi - (r - tv)) + (t - tv);
-    const T q = exp_tail<S, 2, C::exp_degree>::eval(r);
+    const T q = estrin<exp_taylor<S>, 2, C::exp_degree>::eval(r);
     const T v = O::fma(r * r, q, O::fma(r_lo, r, r_lo));
     const T s = T(1) + r;  // fast two-sum, |r| < 1
     const T s_lo = (T(1) - s) + r;
@@ -140,7 +159,7 @@ LOGITLOSS_HD LOGITLOSS_INLINE T log_reduced(T j, T f, T f_lo, T inv1pf) noexcept
     using C = constants<S>;
     const T s = f / (T(2) + f);
     const T z = s * s;
-    const T big_r = z * atanh_tail<S, 1, C::log_terms>::eval(z);
+    const T big_r = z * estrin<atanh_taylor<S>, 1, C::log_terms>::eval(z);
     const T h = T(S(0.5)) * f * f;
     const T corr = O::fma(O::neg(s), h + big_r, h);
     const T lp = f - O::fma(O::neg(f_lo), inv1pf, corr);

@@ -9,6 +9,7 @@
 //   two_prod   a*b as an unevaluated pair hi+lo with hi+lo == a*b exactly
 //   select     lane-wise c ? a : b, never evaluating a NaN into a trap
 //   pow2       2^k for an integral k in the normal exponent range, exactly
+//   scale_pow2 v * 2^k for such k (one instruction on AVX-512)
 //   split_exp  v = m * 2^k with m in [1,2), for positive normal v
 #pragma once
 
@@ -20,6 +21,14 @@
 #include "config.hpp"
 
 namespace logitloss {
+
+// A loss value and its derivative, computed in one pass.
+template <class T>
+struct value_and_grad {
+    T value;
+    T grad;
+};
+
 namespace detail {
 
 // Primary template: specialised below for float/double and in ops_xsimd.hpp
@@ -123,6 +132,9 @@ struct ops<S, std::enable_if_t<std::is_same<S, float>::value || std::is_same<S, 
         return from_bits<S>(biased << float_bits<S>::mantissa_bits);
     }
 
+    // v * 2^k for integral k with 2^k normal.
+    LOGITLOSS_HD static LOGITLOSS_INLINE S scale_pow2(S v, S k) noexcept { return v * pow2(k); }
+
     // For positive normal v: m in [1,2) and integral k with v == m * 2^k.
     LOGITLOSS_HD static LOGITLOSS_INLINE void split_exp(S v, S& m, S& k) noexcept {
         constexpr int mb = float_bits<S>::mantissa_bits;
@@ -131,6 +143,28 @@ struct ops<S, std::enable_if_t<std::is_same<S, float>::value || std::is_same<S, 
         const uint e = u >> mb;  // biased exponent (sign is 0)
         m = from_bits<S>((u & ((uint(1) << mb) - 1)) | (uint(float_bits<S>::exponent_bias) << mb));
         k = from_bits<S>(to_bits(magic) + e - uint(float_bits<S>::exponent_bias)) - magic;
+    }
+};
+
+template <class T>
+constexpr bool is_float_v = std::is_same<scalar_of_t<T>, float>::value;
+
+// Float functions evaluated in double (see logistic_wide.hpp):
+// apply(f, args...) calls f on the arguments widened to double and rounds
+// what f returns, a value or a value_and_grad, once to float. Specialised
+// for xsimd float batches in ops_xsimd.hpp.
+template <class T, class Enable = void>
+struct in_double;
+
+template <>
+struct in_double<float> {
+    template <class F, class... Args>
+    LOGITLOSS_HD static LOGITLOSS_INLINE auto apply(F f, Args... args) noexcept {
+        return narrow(f(static_cast<double>(args)...));
+    }
+    LOGITLOSS_HD static LOGITLOSS_INLINE float narrow(double v) noexcept { return static_cast<float>(v); }
+    LOGITLOSS_HD static LOGITLOSS_INLINE value_and_grad<float> narrow(const value_and_grad<double>& v) noexcept {
+        return {static_cast<float>(v.value), static_cast<float>(v.grad)};
     }
 };
 

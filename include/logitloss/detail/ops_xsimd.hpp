@@ -9,7 +9,7 @@
 
 #include "ops.hpp"
 
-#if defined(__AVX512F__) || defined(__FMA__)
+#if defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
@@ -129,6 +129,20 @@ struct ops<xsimd::batch<S, A>> {
         return xsimd::bitwise_cast<B>(to_int(shifted));
     }
 
+    // v * 2^k for integral k with 2^k normal: one vscalef on AVX-512.
+    static LOGITLOSS_INLINE B scale_pow2(B v, B k) noexcept {
+#if defined(__AVX512F__)
+        if constexpr (arch_fma<A>::avx512) {
+            if constexpr (sizeof(S) == 4) {
+                return B(_mm512_maskz_scalef_ps(__mmask16(0xFFFF), v, k));
+            } else {
+                return B(_mm512_maskz_scalef_pd(__mmask8(0xFF), v, k));
+            }
+        } else
+#endif
+            return v * pow2(k);
+    }
+
     static LOGITLOSS_INLINE void split_exp(B v, B& m, B& k) noexcept {
         constexpr int mb = float_bits<S>::mantissa_bits;
         const B mant_mask = xsimd::bitwise_cast<B>(int_batch((typename int_batch::value_type(1) << mb) - 1));
@@ -136,6 +150,84 @@ struct ops<xsimd::batch<S, A>> {
         m = (v & mant_mask) | B(S(1));
         const B e = to_float(xsimd::bitwise_cast<int_batch>(B(v & exp_mask)));  // biased exponent * 2^mb, exact
         k = e * B(S(1) / S(uint(1) << mb)) - B(S(float_bits<S>::exponent_bias));
+    }
+};
+
+// A float batch as two double batches (elements [0, W/2) and [W/2, W)) and
+// back. The conversions are exact one way and round once (to nearest, or
+// as the floating-point environment says) the other.
+template <class A>
+struct in_double<xsimd::batch<float, A>> {
+    using F = xsimd::batch<float, A>;
+    using D = xsimd::batch<double, A>;
+    static_assert(2 * D::size == F::size, "a float batch must widen to two double batches");
+
+    // Elements [H W/2, (H+1) W/2) of v, widened.
+    template <int H>
+    static LOGITLOSS_INLINE D half(const F& v) noexcept {
+#if defined(__AVX512F__)
+        if constexpr (std::is_base_of<xsimd::avx512f, A>::value) {
+            // Zero-masked forms: GCC 12 warns (-Wmaybe-uninitialized) on the
+            // undefined pass-through of the unmasked intrinsics.
+            const __m256 h = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), H));
+            return D(_mm512_maskz_cvtps_pd(0xFF, h));
+        } else
+#endif
+#if defined(__AVX__)
+            if constexpr (std::is_base_of<xsimd::avx, A>::value) {
+            const __m256 f = v;
+            return D(_mm256_cvtps_pd(H == 0 ? _mm256_castps256_ps128(f) : _mm256_extractf128_ps(f, 1)));
+        } else
+#endif
+#if defined(__SSE2__)
+            if constexpr (std::is_base_of<xsimd::sse2, A>::value) {
+            const __m128 f = v;
+            return D(_mm_cvtps_pd(H == 0 ? f : _mm_movehl_ps(f, f)));
+        } else
+#endif
+        {
+            alignas(64) float f[F::size];
+            alignas(64) double d[D::size];
+            v.store_aligned(f);
+            for (std::size_t j = 0; j < D::size; ++j) d[j] = static_cast<double>(f[H * D::size + j]);
+            return D::load_aligned(d);
+        }
+    }
+
+    static LOGITLOSS_INLINE F join(const D& lo, const D& hi) noexcept {
+#if defined(__AVX512F__)
+        if constexpr (std::is_base_of<xsimd::avx512f, A>::value) {
+            const __m256 l = _mm512_maskz_cvtpd_ps(0xFF, lo), h = _mm512_maskz_cvtpd_ps(0xFF, hi);
+            const __m512d both = _mm512_maskz_insertf64x4(0xFF, _mm512_castpd256_pd512(_mm256_castps_pd(l)), _mm256_castps_pd(h), 1);
+            return F(_mm512_castpd_ps(both));
+        } else
+#endif
+#if defined(__AVX__)
+            if constexpr (std::is_base_of<xsimd::avx, A>::value) {
+            return F(_mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)));
+        } else
+#endif
+#if defined(__SSE2__)
+            if constexpr (std::is_base_of<xsimd::sse2, A>::value) {
+            return F(_mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)));
+        } else
+#endif
+        {
+            alignas(64) double d[F::size];
+            alignas(64) float f[F::size];
+            lo.store_aligned(d);
+            hi.store_aligned(d + D::size);
+            for (std::size_t j = 0; j < F::size; ++j) f[j] = static_cast<float>(d[j]);
+            return F::load_aligned(f);
+        }
+    }
+    static LOGITLOSS_INLINE value_and_grad<F> join(const value_and_grad<D>& lo, const value_and_grad<D>& hi) noexcept {
+        return {join(lo.value, hi.value), join(lo.grad, hi.grad)};
+    }
+
+    template <class Fn, class... Args>
+    static LOGITLOSS_INLINE auto apply(Fn f, const Args&... args) noexcept {
+        return join(f(half<0>(args)...), f(half<1>(args)...));
     }
 };
 
