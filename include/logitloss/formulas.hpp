@@ -6,6 +6,10 @@
 // against MPFR; see README "Accuracy"): every function below is within the
 // stated bound of the correctly rounded result, subnormal results included.
 // None of them throws; special values are listed in the README table.
+//
+// The logit functions (sigmoid, softplus, log_sigmoid, bce_with_logits*)
+// are computed for float in double and rounded once (logistic_wide.hpp),
+// for double in double-word arithmetic (logistic.hpp).
 #pragma once
 
 #include "detail/config.hpp"

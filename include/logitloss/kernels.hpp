@@ -593,7 +593,8 @@ template <class Arch = xsimd::default_arch, class T>
 
 // As bce_with_logits_forward, and writes d(loss)/d(logits) to grad_logits
 // (n elements) in the same pass: weight*(sigmoid(x) - y), divided by n for
-// the mean, per element for none.
+// the mean, per element for none. For float the product and the division
+// (as a product with 1/n) are done in double and rounded once.
 template <class Arch = xsimd::default_arch, class T>
 T bce_with_logits_forward_backward(const T* logits, const T* targets, std::size_t n, T* grad_logits,
                                    const options<T>& opt = {}) {
