@@ -44,14 +44,14 @@ struct wide_constants {
                                 0.2230587860695183, 0.17116512554159607, 0.21878676018936616};
         return c[i];
     }
-    // ln 2 and 1/ln 2 rounded to double; with k <= 151 the reduction
+    // ln 2 and 1/ln 2 rounded to double; with k <= 150 the reduction
     // t = k ln2 - a errs by at most 2^-46 absolute.
     LOGITLOSS_HD static constexpr double ln2() noexcept { return 0.6931471805599453; }
     LOGITLOSS_HD static constexpr double inv_ln2() noexcept { return 1.4426950408889634; }
     // 1.5 * 2^52: adding and subtracting it rounds to an integer.
     LOGITLOSS_HD static constexpr double round_magic() noexcept { return 6755399441055744.0; }
     // The smallest float a with sigmoid(-a) rounding to +0 in float
-    // (diagnostics.hpp: -thresholds<float>::sigmoid_zero()). From there on
+    // (diagnostics.hpp: -thresholds<float>::sigmoid_zero). From there on
     // e is set to 0, so every result is exactly what e = +0 gives (a zero
     // gradient is +0, as in the float-only evaluation), and below it
     // exp(-a) > 2^-151 is a normal double.
