@@ -45,10 +45,6 @@
 #include "detail/ops_xsimd.hpp"
 #include "formulas.hpp"
 
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
-
 namespace logitloss {
 
 // How the per-element losses are combined. PyTorch semantics: mean divides
@@ -289,20 +285,23 @@ public:
     static constexpr std::size_t count = lanes<T>::value / D::size;
     static_assert(lanes<T>::value % B::size == 0, "virtual lane count must be a multiple of the batch width");
 
-    // Adds double batch v to lane batch K.
-    template <std::size_t K>
-    LOGITLOSS_INLINE void add_lane(const D& v) noexcept {
-        two_sum_add(s_[K], c_[K], v);
+    // Batches of B per group of lanes<T> elements.
+    static constexpr std::size_t batches = lanes<T>::value / B::size;
+
+    // Adds part H of batch J of a group (elements [J W + H D::size, ...)
+    // of it): lane batch J * parts + H.
+    template <std::size_t J, std::size_t H>
+    LOGITLOSS_INLINE void add_part(const D& v) noexcept {
+        constexpr std::size_t k = J * P::count + H;
+        static_assert(k < count, "part outside the group");
+        two_sum_add(s_[k], c_[k], v);
     }
 
     // Adds batch v, which holds elements [i, i + B::size), i % B::size == 0.
     void add(std::size_t i, const B& v) noexcept {
-        static_for<P::count>([&](auto h) {
-            const std::size_t k = (i / D::size + h) % count;
-            const D d = P::template part<h>(v);
-            static_for<count>([&](auto kk) {
-                if (kk == k) add_lane<kk>(d);
-            });
+        const std::size_t j = (i / B::size) % batches;
+        static_for<batches>([&](auto jj) {
+            if (jj == j) static_for<P::count>([&](auto h) { add_part<jj, h>(P::template part<h>(v)); });
         });
     }
 
@@ -315,10 +314,7 @@ public:
             c_[k].store_aligned(c + k * D::size);
         }
         double_word r;
-        for (std::size_t j = 0; j < n; ++j) {
-            r.add(double_word{s[j], 0.0});
-            r.lo += c[j];
-        }
+        for (std::size_t j = 0; j < n; ++j) r.add(double_word{s[j], c[j]});
         return r;
     }
 
@@ -480,7 +476,7 @@ T run_loss(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, T
             }
             values[h] = v;
             grads[h] = g;
-            if (!none) acc.template add_lane<(decltype(j)::value * P::count + h) % lane_accumulator<B>::count>(v);
+            if (!none) acc.template add_part<decltype(j)::value, h>(v);
         });
         if constexpr (Tail) {
             if (none) store_partial(losses, at, end, P::join(values));
@@ -532,7 +528,8 @@ LOGITLOSS_INLINE void split_parts(const VG& vg, value_and_grad<typename parts_of
     });
 }
 
-template <class Wide, bool Value, bool Grad>
+// Unit: no pos_weight (the float evaluation then skips its arithmetic).
+template <bool Unit, bool Grad>
 struct logits_fn {
     template <class B>
     LOGITLOSS_INLINE void operator()(const B& x, const B& y, const B& pw,
@@ -540,7 +537,12 @@ struct logits_fn {
         using P = parts_of<B>;
         if constexpr (is_float_v<B>) {
             static_for<P::count>([&](auto h) {
-                out[h] = Wide{}(P::template part<h>(x), P::template part<h>(y), P::template part<h>(pw));
+                const auto xh = P::template part<h>(x), yh = P::template part<h>(y), ph = P::template part<h>(pw);
+                if constexpr (Grad) {
+                    out[h] = wide_bce_with_logits_value_and_grad<Unit>{}(xh, yh, ph);
+                } else {
+                    out[h] = {wide_bce_with_logits<Unit>{}(xh, yh, ph), decltype(xh)(0)};
+                }
             });
         } else if constexpr (Grad) {
             split_parts<B>(bce_with_logits_value_and_grad(x, y, pw), out);
@@ -550,17 +552,9 @@ struct logits_fn {
     }
 };
 template <bool Unit>
-struct wide_bce_with_logits_value_only {
-    template <class D>
-    LOGITLOSS_INLINE value_and_grad<D> operator()(D x, D y, D pw) const noexcept {
-        return {wide_bce_with_logits<Unit>{}(x, y, pw), D(0)};
-    }
-};
-// Unit: no pos_weight (the float evaluation then skips its arithmetic).
+using bce_with_logits_fn = logits_fn<Unit, true>;
 template <bool Unit>
-using bce_with_logits_fn = logits_fn<wide_bce_with_logits_value_and_grad<Unit>, true, true>;
-template <bool Unit>
-using bce_with_logits_value_fn = logits_fn<wide_bce_with_logits_value_only<Unit>, true, false>;
+using bce_with_logits_value_fn = logits_fn<Unit, false>;
 
 template <bool Grad>
 struct probabilities_fn {
