@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include <logitloss/dispatch.hpp>
 #include <logitloss/logitloss.hpp>
 
 #include "peers.hpp"
@@ -96,26 +97,43 @@ void bench_sigmoid(benchmark::State& state, F f) {
     finish<T>(state, n, 2);
 }
 
-// logitloss, as a user calls it (PyTorch defaults: mean, inputs checked),
-// and with the value check off.
+// logitloss as a program built without -march calls it: the dispatch
+// library, whose SIMD path is chosen at run time (PyTorch defaults: mean,
+// inputs checked); and with the value check off.
 template <class T>
 T ll_fb(const T* x, const T* y, std::size_t n, T* g) {
-    return ll::bce_with_logits_forward_backward(x, y, n, g);
+    return ll::dispatch::bce_with_logits_forward_backward(x, y, n, g);
 }
 template <class T>
 T ll_fb_unchecked(const T* x, const T* y, std::size_t n, T* g) {
     ll::options<T> o;
     o.check = false;
-    return ll::bce_with_logits_forward_backward(x, y, n, g, o);
+    return ll::dispatch::bce_with_logits_forward_backward(x, y, n, g, o);
 }
 template <class T>
 T ll_forward(const T* x, const T* y, std::size_t n) {
     ll::options<T> o;
     o.check = false;
-    return ll::bce_with_logits_forward(x, y, n, o);
+    return ll::dispatch::bce_with_logits_forward(x, y, n, o);
 }
 template <class T>
 void ll_sigmoid(const T* x, std::size_t n, T* out) {
+    ll::dispatch::sigmoid(x, n, out);
+}
+// The header templates compiled into this program with its flags
+// (LOGITLOSS_BENCH_FLAGS, -march=native by default).
+template <class T>
+T ll_native_fb(const T* x, const T* y, std::size_t n, T* g) {
+    return ll::bce_with_logits_forward_backward(x, y, n, g);
+}
+template <class T>
+T ll_native_forward(const T* x, const T* y, std::size_t n) {
+    ll::options<T> o;
+    o.check = false;
+    return ll::bce_with_logits_forward(x, y, n, o);
+}
+template <class T>
+void ll_native_sigmoid(const T* x, std::size_t n, T* out) {
     ll::sigmoid(x, n, out);
 }
 // Every hardware thread (options.threads = 0); same bits as one thread.
@@ -123,7 +141,7 @@ template <class T>
 T ll_fb_threads(const T* x, const T* y, std::size_t n, T* g) {
     ll::options<T> o;
     o.threads = 0;
-    return ll::bce_with_logits_forward_backward(x, y, n, g, o);
+    return ll::dispatch::bce_with_logits_forward_backward(x, y, n, g, o);
 }
 // The scalar instantiation of the same formulas, summed in double.
 template <class T>
@@ -216,6 +234,7 @@ void register_type(const std::string& type, const std::vector<std::int64_t>& siz
     };
     reg("fb/logitloss", [](benchmark::State& s) { bench_fb<T>(s, ll_fb<T>); });
     reg("fb/logitloss_unchecked", [](benchmark::State& s) { bench_fb<T>(s, ll_fb_unchecked<T>); });
+    reg("fb/logitloss_native", [](benchmark::State& s) { bench_fb<T>(s, ll_native_fb<T>); });
     reg("fb/logitloss_" + std::to_string(std::max(1u, std::thread::hardware_concurrency())) + "threads",
         [](benchmark::State& s) { bench_fb<T>(s, ll_fb_threads<T>); });
     reg("fb/logitloss_scalar", [](benchmark::State& s) { bench_fb<T>(s, ll_scalar_fb<T>); });
@@ -231,10 +250,12 @@ void register_type(const std::string& type, const std::vector<std::int64_t>& siz
 #endif
     reg("fb/floor", [](benchmark::State& s) { bench_fb<T>(s, peers::floor_fb<T>); });
     reg("forward/logitloss", [](benchmark::State& s) { bench_forward<T>(s, ll_forward<T>); });
+    reg("forward/logitloss_native", [](benchmark::State& s) { bench_forward<T>(s, ll_native_forward<T>); });
     reg("forward/naive", [](benchmark::State& s) { bench_forward<T>(s, peers::naive_forward<T>); });
     reg("forward/eigen", [](benchmark::State& s) { bench_forward<T>(s, peers::eigen_forward<T>); });
     reg("forward/floor", [](benchmark::State& s) { bench_forward<T>(s, peers::floor_forward<T>); });
     reg("sigmoid/logitloss", [](benchmark::State& s) { bench_sigmoid<T>(s, ll_sigmoid<T>); });
+    reg("sigmoid/logitloss_native", [](benchmark::State& s) { bench_sigmoid<T>(s, ll_native_sigmoid<T>); });
     reg("sigmoid/logitloss_scalar", [](benchmark::State& s) { bench_sigmoid<T>(s, ll_scalar_sigmoid<T>); });
     reg("sigmoid/naive", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::naive_sigmoid<T>); });
     reg("sigmoid/eigen", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::eigen_sigmoid<T>); });
@@ -266,6 +287,7 @@ int main(int argc, char** argv) {
     register_type<float>("f32", sizes);
     register_type<double>("f64", sizes);
     benchmark::AddCustomContext("logitloss_arch", xsimd::default_arch::name());
+    benchmark::AddCustomContext("logitloss_dispatch_path", ll::dispatch::path());
     benchmark::AddCustomContext("compiler", LOGITLOSS_BENCH_COMPILER);
     benchmark::AddCustomContext("flags", LOGITLOSS_BENCH_FLAGS);
     benchmark::Initialize(&argc, argv);

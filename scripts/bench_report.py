@@ -68,7 +68,9 @@ def report(context, table):
     out = []
     out.append(f"Machine: {cpu_model()}, {context.get('num_cpus')} CPUs; "
                f"{context.get('compiler', '?')}, flags `{context.get('flags', '?')}`; "
-               f"logitloss SIMD arch `{context.get('logitloss_arch', '?')}`; "
+               f"logitloss: the dispatch library's `{context.get('logitloss_dispatch_path', '?')}` path "
+               f"(logitloss_native: the header templates built with these flags, "
+               f"`{context.get('logitloss_arch', '?')}`); "
                f"run {context.get('date', '')}; one thread unless the name says otherwise.")
     for (typ, op), rows in sorted(table.items()):
         impls = sorted({i for i, _ in rows}, key=lambda i: (i != "logitloss", i != "floor", i))

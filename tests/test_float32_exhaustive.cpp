@@ -13,9 +13,11 @@
 #include <cstdio>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include <logitloss/dispatch.hpp>
 #include <logitloss/logitloss.hpp>
 
 #include "support.hpp"
@@ -98,13 +100,22 @@ void parallel_sweep(std::uint64_t total, std::uint64_t chunk, stat (&out)[N], Bo
     for (auto& th : pool) th.join();
 }
 
+// Every function goes through three paths: the scalar function, the header
+// templates' SIMD array kernels (compiled with this test's flags), and the
+// dispatch library's widest path (compiled with its own flags).
+constexpr int paths = 3;
+
+std::string path_name(int path) {
+    return path == 0 ? "scalar" : path == 1 ? "SIMD" : std::string("dispatch ") + ll::dispatch::path();
+}
+
 void print_table(const char* title, const char* const* names, const stat* s, std::size_t n) {
     std::printf("\n%s\n", title);
     std::printf("| function | path | max ulp | at x | > 0 ulp | > 1 ulp | > 2 ulp |\n|---|---|---|---|---|---|---|\n");
     for (std::size_t i = 0; i < n; ++i) {
-        std::printf("| %s | %s | %" PRIu32 " | %.9g | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " |\n", names[i / 2],
-                    i % 2 == 0 ? "scalar" : "SIMD", s[i].max_ulp, static_cast<double>(s[i].worst_x), s[i].above_0,
-                    s[i].above_1, s[i].above_2);
+        std::printf("| %s | %s | %" PRIu32 " | %.9g | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " |\n", names[i / paths],
+                    path_name(static_cast<int>(i % paths)).c_str(), s[i].max_ulp, static_cast<double>(s[i].worst_x),
+                    s[i].above_0, s[i].above_1, s[i].above_2);
     }
     std::fflush(stdout);
 }
@@ -156,15 +167,16 @@ struct mpfr_ref {
 
 }  // namespace
 
-TEST_CASE("float32 exhaustive: all 2^32 logits, scalar and SIMD, within 2 ulp") {
-    // Index 2f is function f through the scalar path, 2f+1 through the SIMD
-    // array kernels (ll::sigmoid/softplus/log_sigmoid arrays and
-    // bce_with_logits_forward_backward with reduction::none).
-    stat s[2 * n_functions];
+TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, within 2 ulp") {
+    // Index 3f + path is function f through the scalar path, the SIMD array
+    // kernels (ll::sigmoid/softplus/log_sigmoid arrays and
+    // bce_with_logits_forward_backward with reduction::none) and the same
+    // through the dispatch library.
+    stat s[paths * n_functions];
     const std::uint64_t chunk = 1 << 16;
     parallel_sweep(std::uint64_t(1) << 31, chunk, s, [](std::uint64_t begin, std::uint64_t end, stat* st) {
         const std::size_t n = static_cast<std::size_t>(end - begin);
-        thread_local std::vector<float> x, zeros, ones, out[2 * n_functions];
+        thread_local std::vector<float> x, zeros, ones, out[paths * n_functions];
         thread_local std::vector<support::logistic_ref> ref;
         thread_local std::vector<double> want[6];
         thread_local std::vector<std::uint32_t> err;
@@ -181,23 +193,31 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar and SIMD, within 2 ulp") 
                 x[i] = support::from_bits<float>(static_cast<std::uint32_t>(begin + i) | (sign ? 0x80000000u : 0u));
             // scalar path
             for (std::size_t i = 0; i < n; ++i) out[0][i] = ll::sigmoid(x[i]);
-            for (std::size_t i = 0; i < n; ++i) out[2][i] = ll::log_sigmoid(x[i]);
-            for (std::size_t i = 0; i < n; ++i) out[4][i] = ll::softplus(x[i]);
-            for (std::size_t i = 0; i < n; ++i) out[6][i] = ll::bce_with_logits(x[i], 0.f);
-            for (std::size_t i = 0; i < n; ++i) out[8][i] = ll::bce_with_logits(x[i], 1.f);
-            for (std::size_t i = 0; i < n; ++i) out[10][i] = ll::bce_with_logits_grad(x[i], 0.f);
-            for (std::size_t i = 0; i < n; ++i) out[12][i] = ll::bce_with_logits_grad(x[i], 1.f);
+            for (std::size_t i = 0; i < n; ++i) out[3][i] = ll::log_sigmoid(x[i]);
+            for (std::size_t i = 0; i < n; ++i) out[6][i] = ll::softplus(x[i]);
+            for (std::size_t i = 0; i < n; ++i) out[9][i] = ll::bce_with_logits(x[i], 0.f);
+            for (std::size_t i = 0; i < n; ++i) out[12][i] = ll::bce_with_logits(x[i], 1.f);
+            for (std::size_t i = 0; i < n; ++i) out[15][i] = ll::bce_with_logits_grad(x[i], 0.f);
+            for (std::size_t i = 0; i < n; ++i) out[18][i] = ll::bce_with_logits_grad(x[i], 1.f);
             // SIMD array path, as users call it (checks off: targets are valid)
-            ll::sigmoid(x.data(), n, out[1].data());
-            ll::log_sigmoid(x.data(), n, out[3].data());
-            ll::softplus(x.data(), n, out[5].data());
             ll::options<float> o;
             o.reduce = ll::reduction::none;
             o.check = false;
-            o.losses = ll::span<float>(out[7]);
-            (void)ll::bce_with_logits_forward_backward(x.data(), zeros.data(), n, out[11].data(), o);
-            o.losses = ll::span<float>(out[9]);
-            (void)ll::bce_with_logits_forward_backward(x.data(), ones.data(), n, out[13].data(), o);
+            ll::sigmoid(x.data(), n, out[1].data());
+            ll::log_sigmoid(x.data(), n, out[4].data());
+            ll::softplus(x.data(), n, out[7].data());
+            o.losses = ll::span<float>(out[10]);
+            (void)ll::bce_with_logits_forward_backward(x.data(), zeros.data(), n, out[16].data(), o);
+            o.losses = ll::span<float>(out[13]);
+            (void)ll::bce_with_logits_forward_backward(x.data(), ones.data(), n, out[19].data(), o);
+            // the dispatch library's path
+            ll::dispatch::sigmoid(x.data(), n, out[2].data());
+            ll::dispatch::log_sigmoid(x.data(), n, out[5].data());
+            ll::dispatch::softplus(x.data(), n, out[8].data());
+            o.losses = ll::span<float>(out[11]);
+            (void)ll::dispatch::bce_with_logits_forward_backward(x.data(), zeros.data(), n, out[17].data(), o);
+            o.losses = ll::span<float>(out[14]);
+            (void)ll::dispatch::bce_with_logits_forward_backward(x.data(), ones.data(), n, out[20].data(), o);
             // Reference per function: sigmoid(x), -softplus(-x), softplus(x),
             // softplus(x), softplus(-x), sigmoid(x), -sigmoid(-x).
             for (std::size_t i = 0; i < n; ++i) {
@@ -211,43 +231,48 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar and SIMD, within 2 ulp") 
             }
             const int which[n_functions] = {0, 4, 2, 2, 3, 0, 5};
             for (int f = 0; f < n_functions; ++f) {
-                for (int path = 0; path < 2; ++path) {
-                    support::ulp_errors_f32(out[2 * f + path].data(), want[which[f]].data(), err.data(), n);
-                    st[2 * f + path].add_all(err.data(), x.data(), n);
+                for (int path = 0; path < paths; ++path) {
+                    support::ulp_errors_f32(out[paths * f + path].data(), want[which[f]].data(), err.data(), n);
+                    st[paths * f + path].add_all(err.data(), x.data(), n);
                 }
             }
         }
     });
-    print_table("float32, all 2^32 inputs (x86-64, this build's widest SIMD path)", function_names, s, 2 * n_functions);
-    for (int i = 0; i < 2 * n_functions; ++i) {
-        CAPTURE(function_names[i / 2]);
-        CAPTURE(i % 2 == 0 ? "scalar" : "SIMD");
+    print_table("float32, all 2^32 inputs (x86-64, this build's widest SIMD path)", function_names, s,
+                paths * n_functions);
+    for (int i = 0; i < paths * n_functions; ++i) {
+        CAPTURE(function_names[i / paths]);
+        CAPTURE(path_name(i % paths));
         CHECK(s[i].max_ulp <= 2);
     }
 }
 
 TEST_CASE("float32 exhaustive: bce and bce_grad for every p in [0, 1], hard targets") {
     const char* const names[4] = {"bce(p, 0)", "bce(p, 1)", "bce_grad(p, 0)", "bce_grad(p, 1)"};
-    stat s[8];
+    stat s[4 * paths];
     const std::uint64_t total = std::uint64_t(support::to_bits(1.0f)) + 1;  // +0 ... 1.0
     parallel_sweep(total, 1 << 16, s, [](std::uint64_t begin, std::uint64_t end, stat* st) {
         const std::size_t n = static_cast<std::size_t>(end - begin);
-        thread_local std::vector<float> p, zeros, ones, out[8];
+        thread_local std::vector<float> p, zeros, ones, out[4 * paths];
         p.resize(n);
         zeros.assign(n, 0.f);
         ones.assign(n, 1.f);
         for (auto& o : out) o.resize(n);
         for (std::size_t i = 0; i < n; ++i) p[i] = support::from_bits<float>(static_cast<std::uint32_t>(begin + i));
         for (std::size_t i = 0; i < n; ++i) out[0][i] = ll::bce(p[i], 0.f);
-        for (std::size_t i = 0; i < n; ++i) out[2][i] = ll::bce(p[i], 1.f);
-        for (std::size_t i = 0; i < n; ++i) out[4][i] = ll::bce_grad(p[i], 0.f);
-        for (std::size_t i = 0; i < n; ++i) out[6][i] = ll::bce_grad(p[i], 1.f);
+        for (std::size_t i = 0; i < n; ++i) out[3][i] = ll::bce(p[i], 1.f);
+        for (std::size_t i = 0; i < n; ++i) out[6][i] = ll::bce_grad(p[i], 0.f);
+        for (std::size_t i = 0; i < n; ++i) out[9][i] = ll::bce_grad(p[i], 1.f);
         ll::options<float> o;
         o.reduce = ll::reduction::none;
         o.losses = ll::span<float>(out[1]);
-        (void)ll::bce_forward_backward(p.data(), zeros.data(), n, out[5].data(), o);
-        o.losses = ll::span<float>(out[3]);
-        (void)ll::bce_forward_backward(p.data(), ones.data(), n, out[7].data(), o);
+        (void)ll::bce_forward_backward(p.data(), zeros.data(), n, out[7].data(), o);
+        o.losses = ll::span<float>(out[4]);
+        (void)ll::bce_forward_backward(p.data(), ones.data(), n, out[10].data(), o);
+        o.losses = ll::span<float>(out[2]);
+        (void)ll::dispatch::bce_forward_backward(p.data(), zeros.data(), n, out[8].data(), o);
+        o.losses = ll::span<float>(out[5]);
+        (void)ll::dispatch::bce_forward_backward(p.data(), ones.data(), n, out[11].data(), o);
         const double eps = static_cast<double>(1e-12f);  // ATen's epsilon as the float kernel sees it
         thread_local std::vector<double> want[4];
         thread_local std::vector<std::uint32_t> err;
@@ -265,15 +290,16 @@ TEST_CASE("float32 exhaustive: bce and bce_grad for every p in [0, 1], hard targ
             want[3][i] = (pd - 1.0) / d;
         }
         for (int f = 0; f < 4; ++f) {
-            for (int path = 0; path < 2; ++path) {
-                support::ulp_errors_f32(out[2 * f + path].data(), want[f].data(), err.data(), n);
-                st[2 * f + path].add_all(err.data(), p.data(), n);
+            for (int path = 0; path < paths; ++path) {
+                support::ulp_errors_f32(out[paths * f + path].data(), want[f].data(), err.data(), n);
+                st[paths * f + path].add_all(err.data(), p.data(), n);
             }
         }
     });
-    print_table("float32, every p in [0, 1]: ATen's BCELoss formula", names, s, 8);
-    for (int i = 0; i < 8; ++i) {
-        CAPTURE(names[i / 2]);
+    print_table("float32, every p in [0, 1]: ATen's BCELoss formula", names, s, 4 * paths);
+    for (int i = 0; i < 4 * paths; ++i) {
+        CAPTURE(names[i / paths]);
+        CAPTURE(path_name(i % paths));
         CHECK(s[i].max_ulp <= 2);
     }
 }

@@ -12,8 +12,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
+#include <logitloss/dispatch.hpp>
 #include <logitloss/logitloss.hpp>
 
 #include "support.hpp"
@@ -162,44 +164,62 @@ std::vector<double> float64_inputs() {
 
 }  // namespace
 
-TEST_CASE("float64 against MPFR: every function, scalar and SIMD, within 2 ulp") {
+TEST_CASE("float64 against MPFR: every function, scalar, SIMD and every dispatched path, within 2 ulp") {
     const std::vector<double> xs = float64_inputs();
     const std::size_t n = xs.size();
     MESSAGE("float64 inputs: " << n);
     CHECK(n >= 1000000);
-    std::vector<double> out[14];
-    for (auto& o : out) o.resize(n);
+    // Paths: the scalar functions, the header templates' SIMD kernels, then
+    // each SIMD path of the dispatch library this CPU runs.
+    std::vector<std::string> paths = {"scalar", "SIMD"};
+    for (const auto& p : ll::dispatch::available_paths()) paths.push_back("dispatch " + p);
+    const std::size_t np = paths.size();
+    constexpr int nf = 7;  // functions
+    std::vector<std::vector<double>> out(nf * np, std::vector<double>(n));
+    auto at = [&](int f, std::size_t path) -> double* { return out[f * np + path].data(); };
     for (std::size_t i = 0; i < n; ++i) {
-        out[0][i] = ll::sigmoid(xs[i]);
-        out[2][i] = ll::log_sigmoid(xs[i]);
-        out[4][i] = ll::softplus(xs[i]);
-        out[6][i] = ll::bce_with_logits(xs[i], 0.0);
-        out[8][i] = ll::bce_with_logits(xs[i], 1.0);
-        out[10][i] = ll::bce_with_logits_grad(xs[i], 0.0);
-        out[12][i] = ll::bce_with_logits_grad(xs[i], 1.0);
+        at(0, 0)[i] = ll::sigmoid(xs[i]);
+        at(1, 0)[i] = ll::log_sigmoid(xs[i]);
+        at(2, 0)[i] = ll::softplus(xs[i]);
+        at(3, 0)[i] = ll::bce_with_logits(xs[i], 0.0);
+        at(4, 0)[i] = ll::bce_with_logits(xs[i], 1.0);
+        at(5, 0)[i] = ll::bce_with_logits_grad(xs[i], 0.0);
+        at(6, 0)[i] = ll::bce_with_logits_grad(xs[i], 1.0);
     }
-    ll::sigmoid(xs.data(), n, out[1].data());
-    ll::log_sigmoid(xs.data(), n, out[3].data());
-    ll::softplus(xs.data(), n, out[5].data());
     std::vector<double> zeros(n, 0.0), ones(n, 1.0);
     ll::options<double> o;
     o.reduce = ll::reduction::none;
-    o.losses = ll::span<double>(out[7]);
-    (void)ll::bce_with_logits_forward_backward(xs.data(), zeros.data(), n, out[11].data(), o);
-    o.losses = ll::span<double>(out[9]);
-    (void)ll::bce_with_logits_forward_backward(xs.data(), ones.data(), n, out[13].data(), o);
+    ll::sigmoid(xs.data(), n, at(0, 1));
+    ll::log_sigmoid(xs.data(), n, at(1, 1));
+    ll::softplus(xs.data(), n, at(2, 1));
+    o.losses = ll::span<double>(at(3, 1), n);
+    (void)ll::bce_with_logits_forward_backward(xs.data(), zeros.data(), n, at(5, 1), o);
+    o.losses = ll::span<double>(at(4, 1), n);
+    (void)ll::bce_with_logits_forward_backward(xs.data(), ones.data(), n, at(6, 1), o);
+    const std::string chosen = ll::dispatch::path();
+    for (std::size_t k = 2; k < np; ++k) {
+        REQUIRE(ll::dispatch::use_path(paths[k].substr(9)));
+        ll::dispatch::sigmoid(xs.data(), n, at(0, k));
+        ll::dispatch::log_sigmoid(xs.data(), n, at(1, k));
+        ll::dispatch::softplus(xs.data(), n, at(2, k));
+        o.losses = ll::span<double>(at(3, k), n);
+        (void)ll::dispatch::bce_with_logits_forward_backward(xs.data(), zeros.data(), n, at(5, k), o);
+        o.losses = ll::span<double>(at(4, k), n);
+        (void)ll::dispatch::bce_with_logits_forward_backward(xs.data(), ones.data(), n, at(6, k), o);
+    }
+    ll::dispatch::use_path(chosen);
 
-    const char* names[7] = {"sigmoid(x)", "log_sigmoid(x)", "softplus(x)", "bce_with_logits(x, 0)",
-                            "bce_with_logits(x, 1)", "bce_with_logits_grad(x, 0)", "bce_with_logits_grad(x, 1)"};
-    std::uint64_t worst[14] = {};
-    double worst_x[14] = {};
+    const char* names[nf] = {"sigmoid(x)", "log_sigmoid(x)", "softplus(x)", "bce_with_logits(x, 0)",
+                             "bce_with_logits(x, 1)", "bce_with_logits_grad(x, 0)", "bce_with_logits_grad(x, 1)"};
+    std::vector<std::uint64_t> worst(nf * np, 0);
+    std::vector<double> worst_x(nf * np, 0.0);
     mp m;
     for (std::size_t i = 0; i < n; ++i) {
         double sp, sn, pp, pn;
         m.logistic(xs[i], sp, sn, pp, pn);
-        const double want[7] = {sp, -pn, pp, pp, pn, sp, -sn};
-        for (int k = 0; k < 14; ++k) {
-            const std::uint64_t e = ulp_distance(out[k][i], want[k / 2]);
+        const double want[nf] = {sp, -pn, pp, pp, pn, sp, -sn};
+        for (std::size_t k = 0; k < nf * np; ++k) {
+            const std::uint64_t e = ulp_distance(out[k][i], want[k / np]);
             if (e > worst[k]) {
                 worst[k] = e;
                 worst_x[k] = xs[i];
@@ -207,11 +227,13 @@ TEST_CASE("float64 against MPFR: every function, scalar and SIMD, within 2 ulp")
         }
     }
     std::printf("\nfloat64 against MPFR, %zu inputs\n| function | path | max ulp | at x |\n|---|---|---|---|\n", n);
-    for (int k = 0; k < 14; ++k)
-        std::printf("| %s | %s | %" PRIu64 " | %.17g |\n", names[k / 2], k % 2 ? "SIMD" : "scalar", worst[k], worst_x[k]);
+    for (std::size_t k = 0; k < nf * np; ++k)
+        std::printf("| %s | %s | %" PRIu64 " | %.17g |\n", names[k / np], paths[k % np].c_str(), worst[k],
+                    worst_x[k]);
     std::fflush(stdout);
-    for (int k = 0; k < 14; ++k) {
-        CAPTURE(names[k / 2]);
+    for (std::size_t k = 0; k < nf * np; ++k) {
+        CAPTURE(names[k / np]);
+        CAPTURE(paths[k % np]);
         CHECK(worst[k] <= 2);
     }
 }

@@ -13,7 +13,7 @@
 
 #include "formulas.hpp"
 
-namespace logitloss {
+LOGITLOSS_NAMESPACE_BEGIN
 
 // Saturation thresholds of type T (float or double).
 //
@@ -133,4 +133,4 @@ template <class T>
     return r;
 }
 
-}  // namespace logitloss
+LOGITLOSS_NAMESPACE_END

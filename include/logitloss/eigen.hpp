@@ -29,7 +29,7 @@
 
 #include "kernels.hpp"
 
-namespace logitloss {
+LOGITLOSS_NAMESPACE_BEGIN
 namespace detail {
 
 template <class D>
@@ -179,4 +179,4 @@ void sigmoid(const Eigen::DenseBase<DX>& x, G&& out) {
         xi, xi);
 }
 
-}  // namespace logitloss
+LOGITLOSS_NAMESPACE_END

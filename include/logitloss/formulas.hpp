@@ -18,7 +18,7 @@
 #include "detail/logistic_wide.hpp"
 #include "detail/ops.hpp"
 
-namespace logitloss {
+LOGITLOSS_NAMESPACE_BEGIN
 
 // sigmoid(x) = 1/(1+e^-x). Within 1 ulp (float and double).
 // sigmoid(-inf) = +0, sigmoid(+inf) = 1, NaN -> NaN.
@@ -202,4 +202,4 @@ template <class T>
     return {bce(p, y), bce_grad(p, y)};
 }
 
-}  // namespace logitloss
+LOGITLOSS_NAMESPACE_END

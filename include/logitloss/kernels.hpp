@@ -42,10 +42,11 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "detail/kernel_abi.hpp"
 #include "detail/ops_xsimd.hpp"
 #include "formulas.hpp"
 
-namespace logitloss {
+LOGITLOSS_NAMESPACE_BEGIN
 
 // How the per-element losses are combined. PyTorch semantics: mean divides
 // the (weighted) sum by the number of elements, not by the sum of weights.
@@ -139,9 +140,9 @@ std::string describe(T v) {
 enum class inputs { logits, probabilities };
 
 // Whether every p[i] is in [0, 1] (unit) or >= 0 (not unit); NaN is not.
-template <class B>
-bool all_in_range(const typename B::value_type* p, std::size_t n, bool unit) noexcept {
-    using T = typename B::value_type;
+template <class Arch, class T>
+bool all_in_range(const T* p, std::size_t n, bool unit) noexcept {
+    using B = xsimd::batch<T, Arch>;
     const B zero(T(0)), top(unit ? T(1) : std::numeric_limits<T>::infinity());
     std::size_t i = 0;
     for (; i + B::size <= n; i += B::size) {
@@ -156,10 +157,11 @@ bool all_in_range(const typename B::value_type* p, std::size_t n, bool unit) noe
 // Structural and value checks; throws on the first problem. pos_weight is
 // checked first (its index is a class index); then the element scan reports
 // the lowest bad element index, and at that index the first failing check in
-// the order: input (probabilities), target, weight.
-template <class B, class T>
+// the order: input (probabilities), target, weight. in_range: the vector
+// pass, an all_in_range.
+template <class T, class InRange>
 void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, const T* grad, bool want_grad,
-              const options<T>& o) {
+              const options<T>& o, InRange in_range) {
     if (n > 0 && x == nullptr) fail(error_kind::null_pointer, 0, fn, "input pointer is null with n > 0");
     if (n > 0 && y == nullptr) fail(error_kind::null_pointer, 0, fn, "target pointer is null with n > 0");
     if (want_grad && n > 0 && grad == nullptr) fail(error_kind::null_pointer, 0, fn, "gradient pointer is null with n > 0");
@@ -192,8 +194,8 @@ void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n
     const T* pw = o.pos_weight.data();
     // A vector pass first; the element scan below only runs to name the
     // first bad index once something is known to be wrong.
-    if (all_in_range<B>(y, n, true) && (kind != inputs::probabilities || all_in_range<B>(x, n, true)) &&
-        (w == nullptr || all_in_range<B>(w, n, false)) && all_in_range<B>(pw, classes, false))
+    if (in_range(y, n, true) && (kind != inputs::probabilities || in_range(x, n, true)) &&
+        (w == nullptr || in_range(w, n, false)) && in_range(pw, classes, false))
         return;
     for (std::size_t c = 0; c < classes; ++c) {
         if (!(pw[c] >= T(0)))
@@ -259,19 +261,17 @@ LOGITLOSS_INLINE void two_sum_add(V& s, V& c, const V& v) noexcept {
     s = t;
 }
 
-// A partial sum hi + lo in double-word arithmetic. hi alone is the plain
-// sum, which carries inf and NaN (lo is meaningless then).
-struct double_word {
-    double hi = 0, lo = 0;
-    void add(const double_word& o) noexcept {
-        two_sum_add(hi, lo, o.hi);
-        lo += o.lo;
-    }
-    template <class T>
-    [[nodiscard]] T rounded() const noexcept {
-        return static_cast<T>(std::isfinite(hi) ? hi + lo : hi);
-    }
-};
+// Partial sums (kernel_abi.hpp): a += b in double-word arithmetic, and the
+// sum rounded once to T.
+using kernel_abi::double_word;
+LOGITLOSS_INLINE void add_to(double_word& a, const double_word& b) noexcept {
+    two_sum_add(a.hi, a.lo, b.hi);
+    a.lo += b.lo;
+}
+template <class T>
+LOGITLOSS_INLINE T rounded(const double_word& a) noexcept {
+    return static_cast<T>(std::isfinite(a.hi) ? a.hi + a.lo : a.hi);
+}
 
 // Accumulation in `lanes<T>` virtual lanes of double (see the file
 // comment): element i goes to lane i mod lanes<T>, as count double batches
@@ -313,13 +313,13 @@ public:
             s_[k].store_aligned(s + k * D::size);
             c_[k].store_aligned(c + k * D::size);
         }
-        double_word r;
-        for (std::size_t j = 0; j < n; ++j) r.add(double_word{s[j], c[j]});
+        double_word r{0.0, 0.0};
+        for (std::size_t j = 0; j < n; ++j) add_to(r, double_word{s[j], c[j]});
         return r;
     }
 
     // The lanes' sum rounded once to T.
-    [[nodiscard]] T total() const noexcept { return partial().template rounded<T>(); }
+    [[nodiscard]] T total() const noexcept { return rounded<T>(partial()); }
 
 private:
     D s_[count] = {};
@@ -407,9 +407,10 @@ void for_block_runs(std::size_t blocks, std::size_t threads, Body body) {
     for (auto& th : pool) th.join();
 }
 
-// The one loop behind every loss kernel. `f` maps batches x, y, pos_weight
-// to the losses and gradients as parts_of<B> double batches; WantGrad
-// selects whether the gradient is stored.
+// The one loop behind every loss kernel: elements [begin, end) of one block
+// (end - begin <= block_size), into the block's partial sum. F maps batches
+// x, y, pos_weight to the losses and gradients as parts_of<B> double
+// batches; WantGrad selects whether the gradient is stored.
 //
 // Elements go in groups of lanes<T> (one group = one set of accumulator
 // lanes, so every lane index is a compile-time constant); whole groups are
@@ -417,28 +418,29 @@ void for_block_runs(std::size_t blocks, std::size_t threads, Body body) {
 // the mean's 1/n and the accumulation are applied in double, so a float
 // loss or gradient is rounded once.
 template <class Arch, bool WantGrad, class T, class F>
-T run_loss(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, T* grad, const options<T>& o, F f) {
+double_word loss_block(const kernel_abi::loss_params<T>& p, std::size_t begin, std::size_t end) noexcept {
     using B = xsimd::batch<T, Arch>;
     using P = parts_of<B>;
     using D = typename P::D;
     constexpr std::size_t W = B::size;
     constexpr std::size_t G = lanes<T>::value;  // elements per group
     static_assert(block_size % G == 0 && G % W == 0, "blocks must hold whole groups");
-    validate<B>(fn, kind, x, y, n, grad, WantGrad, o);
-    const T* const w = o.weight.data();
-    T* const losses = o.losses.data();
-    const span<const T> pos_weight = o.pos_weight;
-    const bool none = o.reduce == reduction::none;
-    const bool mean = o.reduce == reduction::mean;
-    // The mean's gradient: times 1/n in double for float (rounded once to
-    // float, within 1 ulp of the exact g/n); divided by n for double.
-    const double inv_n = mean && n > 0 ? 1.0 / static_cast<double>(n) : 1.0;
-    const T divisor = mean && n > 0 ? static_cast<T>(n) : T(1);
-    // Padding: x = 0, y = 0 gives a finite loss, which the mask then zeroes.
-    const T pad_x = kind == inputs::probabilities ? T(0.5) : T(0);
+    // Every parameter in a local: the vector stores below may alias any
+    // memory, p included, and would make the compiler reload its fields.
+    const T* const x = p.x;
+    const T* const y = p.y;
+    const T* const w = p.weight;
+    T* const grad = p.grad;
+    T* const losses = p.losses;
+    const span<const T> pos_weight(p.pos_weight, p.classes);
+    const bool none = p.none;
+    const bool mean = p.mean;
+    const double inv_n = p.inv_n;
+    const T divisor = p.divisor;
+    const T pad_x = p.pad_x;
 
     // Batch j of the group starting at i; Tail: the group ends at `end`.
-    auto step = [&](auto j, std::size_t i, std::size_t end, lane_accumulator<B>& acc, auto tail) {
+    auto step = [&](auto j, std::size_t i, lane_accumulator<B>& acc, auto tail) {
         constexpr bool Tail = decltype(tail)::value;
         const std::size_t at = i + decltype(j)::value * W;
         B xb, yb, wb(T(0));
@@ -452,7 +454,7 @@ T run_loss(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, T
             if (w != nullptr) wb = B::load_unaligned(w + at);
         }
         value_and_grad<D> r[P::count];
-        f(xb, yb, load_pos_weight<B>(pos_weight, at), r);
+        F{}(xb, yb, load_pos_weight<B>(pos_weight, at), r);
         D values[P::count], grads[P::count];
         static_for<P::count>([&](auto h) {
             D v = r[h].value, g = r[h].grad;
@@ -487,35 +489,71 @@ T run_loss(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, T
         }
     };
 
-    // Elements [begin, end) of one block, into its partial sum.
-    auto block = [&](std::size_t begin, std::size_t end) noexcept -> double_word {
-        lane_accumulator<B> acc;
-        std::size_t i = begin;
-        for (; i + G <= end; i += G)
-            static_for<G / W>([&](auto j) { step(j, i, end, acc, std::false_type{}); });
-        if (i < end)
-            static_for<G / W>([&](auto j) {
-                if (i + decltype(j)::value * W < end) step(j, i, end, acc, std::true_type{});
-            });
-        return none ? double_word{} : acc.partial();
-    };
+    lane_accumulator<B> acc;
+    std::size_t i = begin;
+    for (; i + G <= end; i += G) static_for<G / W>([&](auto j) { step(j, i, acc, std::false_type{}); });
+    if (i < end)
+        static_for<G / W>([&](auto j) {
+            if (i + decltype(j)::value * W < end) step(j, i, acc, std::true_type{});
+        });
+    return none ? double_word{0.0, 0.0} : acc.partial();
+}
+
+// Everything around the loop: validation, the parameters, the blocks (on
+// threads when asked), their partial sums merged in block order, and the
+// reduction. block(params, begin, end) runs one block and in_range is the
+// checks' vector pass: loss_block and all_in_range of some arch, called
+// directly or through the dispatch table.
+template <bool WantGrad, class T, class Block, class InRange>
+T run_loss_with(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, T* grad, const options<T>& o,
+                Block block, InRange in_range) {
+    validate(fn, kind, x, y, n, grad, WantGrad, o, in_range);
+    const bool none = o.reduce == reduction::none;
+    const bool mean = o.reduce == reduction::mean;
+    kernel_abi::loss_params<T> p{};
+    p.x = x;
+    p.y = y;
+    p.weight = o.weight.data();
+    p.pos_weight = o.pos_weight.data();
+    p.classes = o.pos_weight.size();
+    p.grad = WantGrad ? grad : nullptr;
+    p.losses = o.losses.data();
+    p.none = none;
+    p.mean = mean;
+    // The mean's gradient: times 1/n in double for float (rounded once to
+    // float, within 1 ulp of the exact g/n); divided by n for double.
+    p.inv_n = mean && n > 0 ? 1.0 / static_cast<double>(n) : 1.0;
+    p.divisor = mean && n > 0 ? static_cast<T>(n) : T(1);
+    // Padding: x = 0 (p = 1/2), y = 0 gives a finite loss, which is zeroed.
+    p.pad_x = kind == inputs::probabilities ? T(0.5) : T(0);
 
     const std::size_t blocks = (n + block_size - 1) / block_size;
     const std::size_t threads = useful_threads(o.threads, n);
-    double_word total;
+    auto run = [&](std::size_t b) { return block(p, b * block_size, std::min(n, (b + 1) * block_size)); };
+    double_word total{0.0, 0.0};
     if (threads <= 1) {
-        for (std::size_t b = 0; b < blocks; ++b) total.add(block(b * block_size, std::min(n, (b + 1) * block_size)));
+        for (std::size_t b = 0; b < blocks; ++b) add_to(total, run(b));
     } else {
         std::vector<double_word> partial(blocks);
         for_block_runs(blocks, threads, [&](std::size_t first, std::size_t last) {
-            for (std::size_t b = first; b < last; ++b)
-                partial[b] = block(b * block_size, std::min(n, (b + 1) * block_size));
+            for (std::size_t b = first; b < last; ++b) partial[b] = run(b);
         });
-        for (const auto& p : partial) total.add(p);
+        for (const auto& s : partial) add_to(total, s);
     }
     if (none) return T(0);
-    const T sum = total.rounded<T>();
+    const T sum = rounded<T>(total);
     return mean ? (n > 0 ? sum / static_cast<T>(n) : std::numeric_limits<T>::quiet_NaN()) : sum;
+}
+
+// run_loss with the loop of Arch, called directly.
+template <class Arch, bool WantGrad, class T, class F>
+T run_loss(const char* fn, inputs kind, const T* x, const T* y, std::size_t n, T* grad, const options<T>& o, F) {
+    return run_loss_with<WantGrad>(
+        fn, kind, x, y, n, grad, o,
+        [](const kernel_abi::loss_params<T>& p, std::size_t begin, std::size_t end) {
+            return loss_block<Arch, WantGrad, T, F>(p, begin, end);
+        },
+        [](const T* p, std::size_t m, bool unit) { return all_in_range<Arch>(p, m, unit); });
 }
 
 // The element functions of the loss kernels, as parts_of<B>: float logits
@@ -618,15 +656,54 @@ T bce_forward_backward(const T* probabilities, const T* targets, std::size_t n, 
 
 namespace detail {
 
-// out[i] = f(x[i]) through the SIMD body and the padded tail.
+// out[i] = F(x[i]) through the SIMD body and the padded tail.
 template <class Arch, class T, class F>
-void map(const char* fn, const T* x, std::size_t n, T* out, F f) {
-    if (n > 0 && (x == nullptr || out == nullptr))
-        fail(error_kind::null_pointer, 0, fn, "input or output pointer is null with n > 0");
+void map_body(const T* x, std::size_t n, T* out) noexcept {
     using B = xsimd::batch<T, Arch>;
     std::size_t i = 0;
-    for (; i + B::size <= n; i += B::size) f(B::load_unaligned(x + i)).store_unaligned(out + i);
-    if (i < n) store_partial(out, i, n, f(load_padded<B>(x, i, n, T(0))));
+    for (; i + B::size <= n; i += B::size) F{}(B::load_unaligned(x + i)).store_unaligned(out + i);
+    if (i < n) store_partial(out, i, n, F{}(load_padded<B>(x, i, n, T(0))));
+}
+
+inline void check_map(const char* fn, const void* x, std::size_t n, const void* out) {
+    if (n > 0 && (x == nullptr || out == nullptr))
+        fail(error_kind::null_pointer, 0, fn, "input or output pointer is null with n > 0");
+}
+
+struct sigmoid_op {
+    template <class B>
+    LOGITLOSS_INLINE B operator()(const B& v) const noexcept {
+        return logitloss::sigmoid(v);
+    }
+};
+struct softplus_op {
+    template <class B>
+    LOGITLOSS_INLINE B operator()(const B& v) const noexcept {
+        return logitloss::softplus(v);
+    }
+};
+struct log_sigmoid_op {
+    template <class B>
+    LOGITLOSS_INLINE B operator()(const B& v) const noexcept {
+        return logitloss::log_sigmoid(v);
+    }
+};
+
+// Every kernel of Arch for T, as the dispatch library's table.
+template <class Arch, class T>
+constexpr kernel_abi::kernel_table<T> make_kernel_table() noexcept {
+    kernel_abi::kernel_table<T> t{};
+    t.loss[kernel_abi::logits_value] = &loss_block<Arch, false, T, bce_with_logits_value_fn<false>>;
+    t.loss[kernel_abi::logits_value_unit] = &loss_block<Arch, false, T, bce_with_logits_value_fn<true>>;
+    t.loss[kernel_abi::logits_value_and_grad] = &loss_block<Arch, true, T, bce_with_logits_fn<false>>;
+    t.loss[kernel_abi::logits_value_and_grad_unit] = &loss_block<Arch, true, T, bce_with_logits_fn<true>>;
+    t.loss[kernel_abi::probabilities_value] = &loss_block<Arch, false, T, bce_value_fn>;
+    t.loss[kernel_abi::probabilities_value_and_grad] = &loss_block<Arch, true, T, bce_fn>;
+    t.sigmoid = &map_body<Arch, T, sigmoid_op>;
+    t.softplus = &map_body<Arch, T, softplus_op>;
+    t.log_sigmoid = &map_body<Arch, T, log_sigmoid_op>;
+    t.in_range = &all_in_range<Arch, T>;
+    return t;
 }
 
 }  // namespace detail
@@ -634,19 +711,22 @@ void map(const char* fn, const T* x, std::size_t n, T* out, F f) {
 // out[i] = sigmoid(x[i]) for n elements (out may alias x).
 template <class Arch = xsimd::default_arch, class T>
 void sigmoid(const T* x, std::size_t n, T* out) {
-    detail::map<Arch>("sigmoid", x, n, out, [](const auto& v) { return sigmoid(v); });
+    detail::check_map("sigmoid", x, n, out);
+    detail::map_body<Arch, T, detail::sigmoid_op>(x, n, out);
 }
 
 // out[i] = softplus(x[i]) for n elements (out may alias x).
 template <class Arch = xsimd::default_arch, class T>
 void softplus(const T* x, std::size_t n, T* out) {
-    detail::map<Arch>("softplus", x, n, out, [](const auto& v) { return softplus(v); });
+    detail::check_map("softplus", x, n, out);
+    detail::map_body<Arch, T, detail::softplus_op>(x, n, out);
 }
 
 // out[i] = log_sigmoid(x[i]) for n elements (out may alias x).
 template <class Arch = xsimd::default_arch, class T>
 void log_sigmoid(const T* x, std::size_t n, T* out) {
-    detail::map<Arch>("log_sigmoid", x, n, out, [](const auto& v) { return log_sigmoid(v); });
+    detail::check_map("log_sigmoid", x, n, out);
+    detail::map_body<Arch, T, detail::log_sigmoid_op>(x, n, out);
 }
 
-}  // namespace logitloss
+LOGITLOSS_NAMESPACE_END

@@ -1,6 +1,7 @@
 // Instantiates every public header for float and double, scalar and SIMD, so
 // that the strict-warning builds (tests/compile/CMakeLists.txt) see all of it.
 #include <logitloss/diagnostics.hpp>
+#include <logitloss/dispatch.hpp>
 #include <logitloss/eigen.hpp>
 #include <logitloss/formulas.hpp>
 #include <logitloss/kernels.hpp>

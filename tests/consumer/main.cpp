@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <vector>
 
+#include <logitloss/dispatch.hpp>
 #include <logitloss/logitloss.hpp>
 
 int main() {
@@ -12,7 +13,12 @@ int main() {
     const float loss = logitloss::bce_with_logits_forward_backward(x.data(), y.data(), x.size(), grad.data());
     std::printf("logitloss %s: grad(20, 1) = %g, mean loss = %g\n", LOGITLOSS_VERSION_STRING, static_cast<double>(g),
                 static_cast<double>(loss));
+    // The same through the runtime-dispatch library (logitloss::dispatch).
+    std::vector<float> grad_dispatch(4);
+    const float loss_dispatch =
+        logitloss::dispatch::bce_with_logits_forward_backward(x.data(), y.data(), x.size(), grad_dispatch.data());
+    std::printf("dispatch path %s: mean loss = %g\n", logitloss::dispatch::path(), static_cast<double>(loss_dispatch));
     const bool ok = g < 0.f && std::fabs(g + 2.0611537e-9f) < 1e-15f && std::fabs(loss - 10.2052f) < 1e-3f &&
-                    grad[3] == 0.25f;
+                    grad[3] == 0.25f && std::fabs(loss_dispatch - loss) <= 1e-6f * loss && grad_dispatch[3] == 0.25f;
     return ok ? 0 : 1;
 }

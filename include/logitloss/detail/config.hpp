@@ -27,3 +27,24 @@
 #else
 #define LOGITLOSS_INLINE inline
 #endif
+
+// LOGITLOSS_ABI_TAG (an identifier, normally undefined): when a translation
+// unit defines it before including any logitloss header, everything the
+// headers define lives in the inline namespace logitloss::LOGITLOSS_ABI_TAG.
+// Inline functions compiled with different instruction-set flags (-mavx2,
+// -mavx512f, ...) are then different symbols, and the linker cannot keep the
+// AVX-512 copy of a function for a caller compiled for baseline x86-64. The
+// runtime-dispatch library compiles each of its paths under its own tag; a
+// program that compiles its own translation units with different -m flags
+// should do the same. Source code spells names as logitloss::x either way.
+#if defined(LOGITLOSS_ABI_TAG)
+#define LOGITLOSS_NAMESPACE_BEGIN \
+    namespace logitloss {         \
+    inline namespace LOGITLOSS_ABI_TAG {
+#define LOGITLOSS_NAMESPACE_END \
+    }                           \
+    }
+#else
+#define LOGITLOSS_NAMESPACE_BEGIN namespace logitloss {
+#define LOGITLOSS_NAMESPACE_END }
+#endif

@@ -5,7 +5,7 @@
 
 #include "config.hpp"
 
-namespace logitloss {
+LOGITLOSS_NAMESPACE_BEGIN
 namespace detail {
 
 // 1/n!, computed exactly rounded in double (n! is exact in double for n <= 18).
@@ -71,4 +71,4 @@ struct aten_bce {
 };
 
 }  // namespace detail
-}  // namespace logitloss
+LOGITLOSS_NAMESPACE_END

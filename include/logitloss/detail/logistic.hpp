@@ -12,7 +12,7 @@
 #include "constants.hpp"
 #include "ops.hpp"
 
-namespace logitloss {
+LOGITLOSS_NAMESPACE_BEGIN
 namespace detail {
 
 // An unevaluated sum hi + lo with |lo| <= ulp(hi) (approximately).
@@ -227,4 +227,4 @@ LOGITLOSS_HD LOGITLOSS_INLINE T log1m_unit(T p) noexcept {
 }
 
 }  // namespace detail
-}  // namespace logitloss
+LOGITLOSS_NAMESPACE_END

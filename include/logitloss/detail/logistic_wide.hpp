@@ -21,7 +21,7 @@
 #include "logistic.hpp"
 #include "ops.hpp"
 
-namespace logitloss {
+LOGITLOSS_NAMESPACE_BEGIN
 namespace detail {
 
 // Minimax polynomial coefficients (relative error, Remez exchange in
@@ -189,4 +189,4 @@ struct wide_bce_with_logits_value_and_grad {
 };
 
 }  // namespace detail
-}  // namespace logitloss
+LOGITLOSS_NAMESPACE_END

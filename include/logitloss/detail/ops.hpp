@@ -20,7 +20,7 @@
 
 #include "config.hpp"
 
-namespace logitloss {
+LOGITLOSS_NAMESPACE_BEGIN
 
 // A loss value and its derivative, computed in one pass.
 template <class T>
@@ -169,4 +169,4 @@ struct in_double<float> {
 };
 
 }  // namespace detail
-}  // namespace logitloss
+LOGITLOSS_NAMESPACE_END

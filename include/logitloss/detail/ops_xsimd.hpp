@@ -13,7 +13,7 @@
 #include <immintrin.h>
 #endif
 
-namespace logitloss {
+LOGITLOSS_NAMESPACE_BEGIN
 namespace detail {
 
 template <class S, class A>
@@ -232,4 +232,4 @@ struct in_double<xsimd::batch<float, A>> {
 };
 
 }  // namespace detail
-}  // namespace logitloss
+LOGITLOSS_NAMESPACE_END
