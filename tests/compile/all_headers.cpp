@@ -6,6 +6,7 @@
 #include <logitloss/formulas.hpp>
 #include <logitloss/kernels.hpp>
 #include <logitloss/logitloss.hpp>
+#include <logitloss/testing.hpp>
 #include <logitloss/version.hpp>
 
 #include <vector>
@@ -43,13 +44,25 @@ T arrays() {
     return r + static_cast<T>(s.fraction_dead());
 }
 
+template <class T>
+T testing_helpers() {
+    namespace lt = logitloss::testing;
+    T r = static_cast<T>(lt::ulp_distance(T(1), T(2)) > 0);
+    r += lt::ranges<T>::linear.hi + lt::special_values<T>()[0];
+    float acc = 0.f;
+    lt::for_each_float(1.f, 1.001f, [&](float x) { acc += lt::reference::sigmoid(x) - lt::reference::log_sigmoid(x); });
+    lt::for_each_float(1.f, 1.001f, [](float x) { (void)lt::reference::bce_with_logits_grad(x, 0.5f); }, 2u);
+    return r + static_cast<T>(acc + lt::reference::bce(0.5f, 1.f) + lt::reference::bce_grad(0.5f, 1.f) +
+                              lt::reference::softplus(1.f) + lt::reference::bce_with_logits(1.f, 0.f, 2.f));
+}
+
 }  // namespace
 
 int main() {
     using bf = xsimd::batch<float>;
     using bd = xsimd::batch<double>;
-    const float f = element_wise(0.5f, 1.f) + arrays<float>();
-    const double d = element_wise(0.5, 1.0) + arrays<double>();
+    const float f = element_wise(0.5f, 1.f) + arrays<float>() + testing_helpers<float>();
+    const double d = element_wise(0.5, 1.0) + arrays<double>() + testing_helpers<double>();
     const bf vf = element_wise(bf(0.5f), bf(1.f));
     const bd vd = element_wise(bd(0.5), bd(1.0));
     return (f + static_cast<float>(d) + vf.get(0) + static_cast<float>(vd.get(0))) > 0.f ? 0 : 1;
