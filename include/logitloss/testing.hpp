@@ -198,13 +198,25 @@ static_assert(std::numeric_limits<long double>::digits >= 64,
 
 namespace detail {
 using L = long double;
-// sigmoid(-|x|) and log1p(exp(-|x|)) for the logit x.
-inline L small_sigmoid(L x) noexcept {
-    const L e = std::exp(-std::fabs(x));
-    return e / (1 + e);
-}
 inline L softplus(L x) noexcept { return std::fmax(x, L(0)) + std::log1p(std::exp(-std::fabs(x))); }
-inline L sigmoid(L x) noexcept { return x >= 0 ? 1 / (1 + std::exp(-x)) : small_sigmoid(x); }
+inline L sigmoid(L x) noexcept {
+    const L e = std::exp(-std::fabs(x));
+    return x >= 0 ? 1 / (1 + e) : e / (1 + e);
+}
+// The two terms of the BCE-with-logits loss (f = softplus) or gradient
+// (f = sigmoid): pos_weight y f(-x) and (1 - y) f(x), each 0 where its
+// weight is, so that a hard target never multiplies an infinite f by 0.
+struct terms {
+    L negative, positive;
+};
+template <class F>
+terms weighted(float x, float y, float pos_weight, F f) noexcept {
+    const L lx = x, ly = y;
+    return {ly == 0 ? L(0) : L(pos_weight) * ly * f(-lx), ly == 1 ? L(0) : (1 - ly) * f(lx)};
+}
+inline bool any_nan(float x, float y, float pos_weight) noexcept {
+    return std::isnan(x) || std::isnan(y) || std::isnan(pos_weight);
+}
 }  // namespace detail
 
 [[nodiscard]] inline float sigmoid(float x) noexcept {
@@ -218,21 +230,15 @@ inline L sigmoid(L x) noexcept { return x >= 0 ? 1 / (1 + std::exp(-x)) : small_
 }
 // pos_weight y softplus(-x) + (1 - y) softplus(x).
 [[nodiscard]] inline float bce_with_logits(float x, float y, float pos_weight = 1.f) noexcept {
-    using L = long double;
-    const L lx = x, ly = y;
-    const L neg = ly == 0 ? L(0) : L(pos_weight) * ly * detail::softplus(-lx);
-    const L pos = ly == 1 ? L(0) : (1 - ly) * detail::softplus(lx);
-    return std::isnan(x) || std::isnan(y) || std::isnan(pos_weight) ? std::numeric_limits<float>::quiet_NaN()
-                                                                     : static_cast<float>(neg + pos);
+    if (detail::any_nan(x, y, pos_weight)) return std::numeric_limits<float>::quiet_NaN();
+    const detail::terms t = detail::weighted(x, y, pos_weight, [](detail::L v) { return detail::softplus(v); });
+    return static_cast<float>(t.negative + t.positive);
 }
 // d/dx: (1 - y) sigmoid(x) - pos_weight y sigmoid(-x).
 [[nodiscard]] inline float bce_with_logits_grad(float x, float y, float pos_weight = 1.f) noexcept {
-    using L = long double;
-    const L lx = x, ly = y;
-    const L neg = ly == 0 ? L(0) : L(pos_weight) * ly * detail::sigmoid(-lx);
-    const L pos = ly == 1 ? L(0) : (1 - ly) * detail::sigmoid(lx);
-    return std::isnan(x) || std::isnan(y) || std::isnan(pos_weight) ? std::numeric_limits<float>::quiet_NaN()
-                                                                     : static_cast<float>(pos - neg);
+    if (detail::any_nan(x, y, pos_weight)) return std::numeric_limits<float>::quiet_NaN();
+    const detail::terms t = detail::weighted(x, y, pos_weight, [](detail::L v) { return detail::sigmoid(v); });
+    return static_cast<float>(t.positive - t.negative);
 }
 // PyTorch BCELoss on a probability p: -(y max(log p, -100) + (1 - y)
 // max(log(1 - p), -100)), log(1 - p) taken without rounding 1 - p.
