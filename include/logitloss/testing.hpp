@@ -10,6 +10,7 @@
 //   reference::sigmoid(x) ...          float functions evaluated in long double,
 //                                      rounded once to float
 //   ranges<T>::saturated_negative ...  named logit ranges [lo, hi]
+//   threshold_values<T>()              the saturation thresholds of T, both signs
 //   special_values<T>()                ±0, ±inf, NaN, ±min normal, ±denorm min, ±max
 #pragma once
 
@@ -174,6 +175,17 @@ struct ranges {
     static constexpr range<T> saturated_positive{th::sigmoid_one, max};
     static constexpr range<T> subnormal_input{-min_normal, min_normal};
 };
+
+// The thresholds of T (thresholds<T> in diagnostics.hpp, and where
+// sigmoid's result leaves the normal range), each with both signs: where a
+// loss implementation is most likely to change behaviour.
+template <class T>
+[[nodiscard]] std::array<T, 10> threshold_values() noexcept {
+    using th = thresholds<T>;
+    constexpr T top = ranges<T>::subnormal_top;
+    return {th::sigmoid_one,       -th::sigmoid_one,       th::sigmoid_zero, -th::sigmoid_zero, th::naive_sigmoid_one,
+            -th::naive_sigmoid_one, th::naive_sigmoid_zero, -th::naive_sigmoid_zero, top, -top};
+}
 
 // ±0, ±inf, NaN, ±min normal, ±denorm min, ±max of T.
 template <class T>

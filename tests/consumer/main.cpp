@@ -1,11 +1,14 @@
 // A program outside the logitloss tree: it finds the library through CMake
 // and checks a few values it can only get right with the real headers.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <vector>
 
 #include <logitloss/dispatch.hpp>
 #include <logitloss/logitloss.hpp>
+#include <logitloss/testing.hpp>
 
 int main() {
     const float g = logitloss::bce_with_logits_grad(20.f, 1.f);  // -sigmoid(-20), not 0
@@ -18,7 +21,17 @@ int main() {
     const float loss_dispatch =
         logitloss::dispatch::bce_with_logits_forward_backward(x.data(), y.data(), x.size(), grad_dispatch.data());
     std::printf("dispatch path %s: mean loss = %g\n", logitloss::dispatch::path(), static_cast<double>(loss_dispatch));
-    const bool ok = g < 0.f && std::fabs(g + 2.0611537e-9f) < 1e-15f && std::fabs(loss - 10.2052f) < 1e-3f &&
+    // The testing helpers: every float of a named range against the reference.
+    namespace lt = logitloss::testing;
+    const auto r = lt::ranges<float>::subnormal_result;
+    std::uint32_t worst = 0;
+    unsigned long visited = 0;
+    lt::for_each_float(r.lo, r.hi, [&](float v) {
+        worst = std::max(worst, lt::ulp_distance(logitloss::softplus(v), lt::reference::softplus(v)));
+        ++visited;
+    });
+    std::printf("testing.hpp: softplus over %lu floats of subnormal_result: max %u ulp\n", visited, worst);
+    const bool ok = worst <= 2 && visited > 1000000 && g < 0.f && std::fabs(g + 2.0611537e-9f) < 1e-15f && std::fabs(loss - 10.2052f) < 1e-3f &&
                     grad[3] == 0.25f && std::fabs(loss_dispatch - loss) <= 1e-6f * loss && grad_dispatch[3] == 0.25f;
     return ok ? 0 : 1;
 }
