@@ -160,8 +160,12 @@ TEST_CASE("constants: the double evaluation of the float logit functions") {
     mpfr_ui_div(t.v, 1, t.v, MPFR_RNDN);
     CHECK(mpfr_get_d(t.v, MPFR_RNDN) == W::inv_ln2());
     CHECK(W::round_magic() == 1.5 * std::ldexp(1.0, 52));
-    // e is zeroed exactly where float sigmoid(-|x|) rounds to +0.
-    CHECK(W::zero_from() == -static_cast<double>(ll::thresholds<float>::sigmoid_zero));
+    // e is zeroed only where even a weight and a pos_weight of FLT_MAX each
+    // cannot lift e^-a to half the smallest subnormal float, and exp(-a) is
+    // a normal double below that point.
+    CHECK(W::zero_from() > 406 * W::ln2());
+    CHECK(std::exp(-W::zero_from()) > std::numeric_limits<double>::min());
+    CHECK(std::nearbyint(W::zero_from() * W::inv_ln2()) <= 416);  // the k the reduction bound covers
     // exp(t) on |t| <= ln2/2 (+ the 2^-46 of the reduction): 2^-40.2.
     const double h = 0.5 * W::ln2() + std::ldexp(1.0, -40);
     const double exp_err = max_relative_error_log2(-h, h, W::exp_degree, W::exp_coefficient,

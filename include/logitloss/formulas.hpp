@@ -114,7 +114,7 @@ template <class T>
 // d bce_with_logits / dx = sigmoid(x) - y (with pos_weight: (1-y) sigmoid(x)
 // - pos_weight*y*sigmoid(-x)). Hard targets: within 1 ulp;
 // grad(x,0) == sigmoid(x) bitwise and grad(x,1) == -sigmoid(-x) (as values:
-// where sigmoid(-x) is 0 the gradient is +0), so a
+// where sigmoid(-x) rounds to 0 the gradient is a zero of either sign), so a
 // confidently right logit gets its tiny gradient, never 0.
 template <class T>
 [[nodiscard]] LOGITLOSS_HD inline T bce_with_logits_grad(T x, T y, T pos_weight = T(1)) noexcept {

@@ -10,7 +10,7 @@
 // exact result lies within ~2^-35 of a rounding boundary. That removes
 // everything the float-only evaluation needed for its accuracy: no
 // unevaluated pairs, no Newton corrections, no subnormal intermediates
-// (exp(-104) is a normal double; the final conversion rounds subnormal float
+// (exp(-288) is a normal double; the final conversion rounds subnormal float
 // results once, correctly). The same structure serves glibc's expf and logf.
 //
 // Shared core for a logit x: e = exp(-|x|), m = e/(1+e) = sigmoid(-|x|),
@@ -44,18 +44,20 @@ struct wide_constants {
                                 0.2230587860695183, 0.17116512554159607, 0.21878676018936616};
         return c[i];
     }
-    // ln 2 and 1/ln 2 rounded to double; with k <= 150 the reduction
+    // ln 2 and 1/ln 2 rounded to double; with k <= 416 the reduction
     // t = k ln2 - a errs by at most 2^-46 absolute.
     LOGITLOSS_HD static constexpr double ln2() noexcept { return 0.6931471805599453; }
     LOGITLOSS_HD static constexpr double inv_ln2() noexcept { return 1.4426950408889634; }
     // 1.5 * 2^52: adding and subtracting it rounds to an integer.
     LOGITLOSS_HD static constexpr double round_magic() noexcept { return 6755399441055744.0; }
-    // The smallest float a with sigmoid(-a) rounding to +0 in float
-    // (diagnostics.hpp: -thresholds<float>::sigmoid_zero). From there on
-    // e is set to 0, so every result is exactly what e = +0 gives (a zero
-    // gradient is +0, as in the float-only evaluation), and below it
-    // exp(-a) > 2^-151 is a normal double.
-    LOGITLOSS_HD static constexpr double zero_from() noexcept { return 103.97208404541015625; }
+    // From a = 288 on, e is set to 0 (every result is then exactly what
+    // e = +0 gives), and below it exp(-a) > 2^-416 is a normal double. Past
+    // -thresholds<float>::sigmoid_zero (103.97) sigmoid(-a) alone rounds to
+    // 0 in float, but a pos_weight and a weight (the array kernels multiply
+    // it in double) scale e before the one rounding: with both as large as
+    // FLT_MAX = 2^128, w pw e^-a stays below half the smallest subnormal
+    // float, 2^-150, only for a > (150 + 256) ln 2 = 281.4.
+    LOGITLOSS_HD static constexpr double zero_from() noexcept { return 288.0; }
 };
 
 struct wide_exp_coefficients {
@@ -82,7 +84,7 @@ LOGITLOSS_HD LOGITLOSS_INLINE wide_core<D> make_wide_core(D x) noexcept {
     const auto zero = a0 >= D(C::zero_from());
     const D a = O::select(zero, D(0), a0);
     const D magic(C::round_magic());
-    const D k = (a * D(C::inv_ln2()) + magic) - magic;  // round(a / ln2), in [0, 150]
+    const D k = (a * D(C::inv_ln2()) + magic) - magic;  // round(a / ln2), in [0, 416]
     const D t = O::fma(k, D(C::ln2()), O::neg(a));    // exp(-a) = 2^-k exp(t), |t| <= ln2/2 + 2^-46
     const D e = O::select(zero, D(0), O::scale_pow2(estrin<wide_exp_coefficients, 0, C::exp_degree>::eval(t), O::neg(k)));
     return {e, e / (D(1) + e)};
