@@ -340,10 +340,11 @@ TEST_CASE_TEMPLATE("property: every function within its published bound of the r
         const bool hard = (y == 0 || y == 1) && pw == 1;
         const T l = C::loss(x, y, pw), r = ref::bce_with_logits(x, y, pw);
         const auto d = lt::ulp_distance(l, r);
-        // A term whose value is subnormal is rounded (to a multiple of
-        // denorm_min) before it is weighted: (1 + pos_weight) denorm_min more.
-        const bool subnormal_slack =
-            std::fabs(l - r) <= (1 + pw) * std::numeric_limits<T>::denorm_min() && !std::isnan(l);
+        // double: a term whose value is subnormal is rounded (to a multiple
+        // of denorm_min) before it is weighted: (1 + pos_weight) denorm_min
+        // more. float is evaluated in double: no such term.
+        const bool subnormal_slack = sizeof(T) == 8 && !std::isnan(l) &&
+                                     std::fabs(l - r) <= (1 + pw) * std::numeric_limits<T>::denorm_min();
         EXPECT(d <= (hard ? hard_bound : soft_loss_bound) || (!hard && subnormal_slack),
                hex(x) + ", y = " + hex(y) + ", pos_weight = " + hex(pw) + ": " + hex(l) + " vs " + hex(r) + ", " +
                    std::to_string(d) + " ulp");
@@ -360,8 +361,10 @@ TEST_CASE_TEMPLATE("property: every function within its published bound of the r
             using W = std::conditional_t<sizeof(T) == 4, double, long double>;
             const W terms = (W(1) - W(y)) * W(ref::sigmoid(x)) + W(pw) * W(y) * W(ref::sigmoid(-x));
             const W u = W(std::numeric_limits<T>::epsilon()) / 2;
-            // (and, as for the loss, (1 + pos_weight) denorm_min for subnormal terms)
-            const W bound = 8 * u * terms + (1 + W(pw)) * W(std::numeric_limits<T>::denorm_min());
+            // plus the final rounding of a subnormal result (float), or, as for
+            // the loss, (1 + pos_weight) denorm_min for subnormal terms (double)
+            const W tiny = W(std::numeric_limits<T>::denorm_min());
+            const W bound = 8 * u * terms + (sizeof(T) == 4 ? tiny / 2 : (1 + W(pw)) * tiny);
             EXPECT(std::fabs(W(g) - W(r)) <= bound, at);
         }
     });
@@ -593,4 +596,32 @@ TEST_CASE("testing_mpfr.hpp: exact values") {
     CHECK(ref::bce_grad(0.5, 1.0) == -2.0);
     CHECK(ref::bce_grad(0.0, 1.0) == -1e12);
     CHECK(std::isnan(ref::bce(0.5, std::numeric_limits<double>::quiet_NaN())));
+}
+
+TEST_CASE_TEMPLATE("property: element outputs are the element-wise formulas, with weight and per-class pos_weight", T,
+                   float, double) {
+    property(std::string("array elements == formulas with weights [") + (sizeof(T) == 4 ? "float" : "double") + "]",
+             300, [] {
+                 const auto b = *lg::batch_of<T>(20000);
+                 const std::size_t classes = *rc::gen::element<std::size_t>(1, 3, 7, 16, 17);
+                 RC_PRE(b.size() % classes == 0);
+                 const auto weight = *rc::gen::container<std::vector<T>>(b.size(), pos_weight<T>());
+                 const auto pw = *rc::gen::container<std::vector<T>>(classes, pos_weight<T>());
+                 const auto none = run(b, ll::reduction::none, weight, pw);
+                 for (std::size_t i = 0; i < b.size(); ++i) {
+                     const T x = b.logit_values()[i], y = b.target_values()[i], w = weight[i], p = pw[i % classes];
+                     // float: the weight multiplies the element value while it is still
+                     // in double, so the expectation is w times the double formula,
+                     // rounded once (an element loss past FLT_MAX with weight < 1 is
+                     // finite); double: weight times the rounded element value.
+                     using W = std::conditional_t<sizeof(T) == 4, double, T>;
+                     const W l = ll::bce_with_logits(W(x), W(y), W(p)), g = ll::bce_with_logits_grad(W(x), W(y), W(p));
+                     const std::string at = "element " + std::to_string(i) + " of " + std::to_string(b.size()) +
+                                            ": x = " + hex(x) + ", y = " + hex(y) + ", weight = " + hex(w) +
+                                            ", pos_weight = " + hex(p);
+                     const std::uint64_t tolerance = sizeof(T) == 8 && simd_has_fma() ? 0 : 1;
+                     EXPECT(lt::ulp_distance(none.losses[i], T(W(w) * l)) <= tolerance, at);
+                     EXPECT(lt::ulp_distance(none.grad[i], T(W(w) * g)) <= tolerance, at);
+                 }
+             });
 }
