@@ -1,0 +1,433 @@
+// ops/ops.cpp — the autograd functions of ops.hpp: argument policy (dtype,
+// device, shape, broadcasting, contiguity), the CPU path on the array
+// kernels, and the CUDA path through ops_cuda.hpp.
+#include "ops.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <exception>
+#include <string>
+#include <type_traits>
+
+#if defined(LOGITLOSS_TORCH_OPS_DISPATCH)
+#include <logitloss/dispatch.hpp>
+#else
+#include <logitloss/kernels.hpp>
+#endif
+
+#if defined(LOGITLOSS_TORCH_OPS_CUDA)
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "ops_cuda.hpp"
+#endif
+
+namespace logitloss {
+namespace torch_ops {
+namespace {
+
+// The CPU kernels: the runtime-dispatch library (the widest SIMD path this
+// CPU has, whatever -march this file is built with) when it is built, else
+// the header templates for this file's own target.
+#if defined(LOGITLOSS_TORCH_OPS_DISPATCH)
+namespace kernels = logitloss::dispatch;
+#else
+namespace kernels = logitloss;
+#endif
+
+using torch::Tensor;
+
+constexpr const char* sigmoid_name = "logitloss::torch_ops::sigmoid";
+constexpr const char* bce_name = "logitloss::torch_ops::binary_cross_entropy";
+constexpr const char* logits_name = "logitloss::torch_ops::binary_cross_entropy_with_logits";
+
+void check_dtype(const char* fn, const char* what, const Tensor& t) {
+    TORCH_CHECK(t.defined(), fn, ": ", what, " is an undefined tensor");
+    const auto st = t.scalar_type();
+    TORCH_CHECK(st == at::kFloat || st == at::kDouble, fn, ": ", what, " has dtype ", st,
+                "; only float32 (Float) and float64 (Double) are supported");
+}
+
+void check_device(const char* fn, const Tensor& input) {
+    TORCH_CHECK(input.device().is_cpu() || input.device().is_cuda(), fn, ": input is on ", input.device(),
+                "; only CPU and CUDA tensors are supported");
+#if !defined(LOGITLOSS_TORCH_OPS_CUDA)
+    TORCH_CHECK(!input.device().is_cuda(), fn,
+                ": input is a CUDA tensor, but this build of logitloss_torch_ops has no CUDA path "
+                "(configure with -DLOGITLOSS_EXPERIMENTS_CUDA=ON against a CUDA LibTorch)");
+#endif
+}
+
+// A tensor that goes with the input: same dtype, same device.
+void check_companion(const char* fn, const char* what, const Tensor& t, const Tensor& input) {
+    TORCH_CHECK(t.scalar_type() == input.scalar_type(), fn, ": ", what, " has dtype ", t.scalar_type(),
+                " but input has dtype ", input.scalar_type(), "; they must be the same");
+    TORCH_CHECK(t.device() == input.device(), fn, ": ", what, " is on ", t.device(), " but input is on ",
+                input.device());
+}
+
+void check_no_grad(const char* fn, const char* what, const Tensor& t) {
+    TORCH_CHECK(!t.defined() || !t.requires_grad(), fn, ": gradients with respect to ", what,
+                " are not implemented; pass a ", what, " that does not require grad (detach it)");
+}
+
+bool present(const c10::optional<Tensor>& t) { return t.has_value() && t->defined(); }
+
+// Whether `from` broadcasts to `to` without enlarging it: trailing sizes
+// equal or 1, and no more dimensions than `to`.
+bool broadcasts_to(c10::IntArrayRef from, c10::IntArrayRef to) {
+    if (from.size() > to.size()) return false;
+    for (std::size_t i = 1; i <= from.size(); ++i) {
+        const auto f = from[from.size() - i], t = to[to.size() - i];
+        if (f != t && f != 1) return false;
+    }
+    return true;
+}
+
+// pos_weight as the kernels take it: one value, or one per class of the
+// last dimension (element i of the contiguous input is class i % C).
+Tensor pos_weight_classes(const char* fn, const Tensor& pw, const Tensor& input) {
+    const auto dims = pw.dim();
+    if (pw.numel() == 1 && dims <= std::max<int64_t>(input.dim(), 1)) return pw.reshape({1}).contiguous();
+    bool per_class = input.dim() >= 1 && dims >= 1 && dims <= input.dim() && pw.size(-1) == input.size(-1);
+    for (int64_t d = 0; per_class && d + 1 < dims; ++d) per_class = pw.size(d) == 1;
+    TORCH_CHECK(per_class, fn, ": pos_weight of shape ", pw.sizes(), " is not supported for input of shape ",
+                input.sizes(), ": give one value (shape [] or [1]) or one per class (shape [C] with C = input.size(-1)",
+                input.dim() >= 1 ? " = " + std::to_string(input.size(-1)) : std::string(), ")");
+    return pw.reshape({pw.size(-1)}).contiguous();
+}
+
+// The arguments of a loss call, checked and laid out for the kernels:
+// contiguous, weight expanded to the input's shape, pos_weight 1-D.
+struct prepared {
+    Tensor x, y, w, pw;
+    reduction reduce = reduction::mean;
+    bool check = true;
+};
+
+prepared prepare(const char* fn, bool logits, const Tensor& input, const Tensor& target,
+                 const c10::optional<Tensor>& weight, const c10::optional<Tensor>& pos_weight, reduction reduce,
+                 bool check) {
+    check_dtype(fn, "input", input);
+    check_device(fn, input);
+    TORCH_CHECK(target.defined(), fn, ": target is an undefined tensor");
+    check_companion(fn, "target", target, input);
+    TORCH_CHECK(target.sizes() == input.sizes(), fn, ": target has shape ", target.sizes(), " but input has shape ",
+                input.sizes(), "; they must be the same");
+    prepared a;
+    a.x = input.contiguous();
+    a.y = target.contiguous();
+    a.reduce = reduce;
+    a.check = check;
+    if (present(weight)) {
+        const Tensor& w = *weight;
+        check_companion(fn, "weight", w, input);
+        TORCH_CHECK(broadcasts_to(w.sizes(), input.sizes()), fn, ": weight of shape ", w.sizes(),
+                    " does not broadcast to the input's shape ", input.sizes());
+        a.w = w.expand(input.sizes()).contiguous();
+    }
+    if (present(pos_weight)) {
+        TORCH_CHECK(logits, fn, ": pos_weight applies to binary_cross_entropy_with_logits only");
+        check_companion(fn, "pos_weight", *pos_weight, input);
+        a.pw = pos_weight_classes(fn, *pos_weight, input);
+    }
+    return a;
+}
+
+struct loss_out {
+    Tensor loss;  // the input's shape (none) or a 0-dim tensor
+    Tensor grad;  // d(loss)/d(input), weights and the mean's 1/n included; undefined unless asked for
+};
+
+logitloss::reduction cpu_reduction(reduction r) {
+    return r == reduction::none ? logitloss::reduction::none
+           : r == reduction::sum ? logitloss::reduction::sum
+                                 : logitloss::reduction::mean;
+}
+
+template <class T>
+loss_out cpu_loss(const char* fn, bool logits, const prepared& a, bool want_grad) {
+    const auto n = static_cast<std::size_t>(a.x.numel());
+    logitloss::options<T> o;
+    o.reduce = cpu_reduction(a.reduce);
+    if (a.w.defined()) o.weight = {a.w.data_ptr<T>(), n};
+    if (a.pw.defined()) o.pos_weight = {a.pw.data_ptr<T>(), static_cast<std::size_t>(a.pw.numel())};
+    // The kernels' sums have the same bits for every thread count, so
+    // torch's thread setting is followed freely.
+    o.threads = static_cast<std::size_t>(std::max(1, at::get_num_threads()));
+    o.check = a.check;
+    loss_out r;
+    if (a.reduce == reduction::none) {
+        r.loss = at::empty(a.x.sizes(), a.x.options());
+        o.losses = {r.loss.data_ptr<T>(), n};
+    }
+    if (want_grad) r.grad = at::empty(a.x.sizes(), a.x.options());
+    const T* x = a.x.data_ptr<T>();
+    const T* y = a.y.data_ptr<T>();
+    T value = T(0);
+    try {
+        if (logits)
+            value = want_grad ? kernels::bce_with_logits_forward_backward(x, y, n, r.grad.data_ptr<T>(), o)
+                              : kernels::bce_with_logits_forward(x, y, n, o);
+        else
+            value = want_grad ? kernels::bce_forward_backward(x, y, n, r.grad.data_ptr<T>(), o)
+                              : kernels::bce_forward(x, y, n, o);
+    } catch (const logitloss::error& e) {
+        TORCH_CHECK(false, fn, ": ", e.what());
+    }
+    if (a.reduce != reduction::none) r.loss = at::scalar_tensor(value, a.x.options());
+    return r;
+}
+
+#if defined(LOGITLOSS_TORCH_OPS_CUDA)
+CUstream_st* current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+
+template <class T>
+loss_out cuda_loss(const char* fn, bool logits, const prepared& a, bool want_grad) {
+    const c10::cuda::CUDAGuard guard(a.x.device());
+    const auto n = static_cast<std::size_t>(a.x.numel());
+    cuda_impl::loss_call<T> c;
+    c.kind = logits ? cuda_impl::inputs::logits : cuda_impl::inputs::probabilities;
+    c.x = a.x.data_ptr<T>();
+    c.y = a.y.data_ptr<T>();
+    c.n = n;
+    if (a.w.defined()) c.weight = a.w.data_ptr<T>();
+    if (a.pw.defined()) {
+        c.pos_weight = a.pw.data_ptr<T>();
+        c.classes = static_cast<std::size_t>(a.pw.numel());
+    }
+    c.reduction = a.reduce == reduction::none ? cuda_impl::reduce::none
+                  : a.reduce == reduction::sum ? cuda_impl::reduce::sum
+                                               : cuda_impl::reduce::mean;
+    loss_out r;
+    Tensor workspace, scratch;
+    if (a.reduce == reduction::none) {
+        r.loss = at::empty(a.x.sizes(), a.x.options());
+        c.losses = r.loss.data_ptr<T>();
+    } else {
+        r.loss = at::empty({}, a.x.options());
+        c.result = r.loss.data_ptr<T>();
+        // From torch's caching allocator, on the current stream: released
+        // for reuse by later work on that stream only, after the kernels.
+        const std::size_t bytes = cuda_impl::workspace_bytes(n, std::is_same<T, double>::value);
+        if (bytes > 0) {
+            workspace = at::empty({static_cast<int64_t>(bytes)}, a.x.options().dtype(at::kByte));
+            c.workspace = workspace.data_ptr();
+            c.workspace_bytes = bytes;
+        }
+    }
+    if (want_grad) {
+        r.grad = at::empty(a.x.sizes(), a.x.options());
+        c.grad = r.grad.data_ptr<T>();
+    }
+    if (a.check) {
+        scratch = at::empty({2}, a.x.options().dtype(at::kLong));
+        c.check_scratch = static_cast<unsigned long long*>(scratch.data_ptr());
+    }
+    c.stream = current_stream();
+    try {
+        cuda_impl::loss(c);
+    } catch (const std::exception& e) {
+        TORCH_CHECK(false, fn, ": ", e.what());
+    }
+    return r;
+}
+#endif
+
+loss_out run_loss(const char* fn, bool logits, const prepared& a, bool want_grad) {
+    const bool is_double = a.x.scalar_type() == at::kDouble;
+#if defined(LOGITLOSS_TORCH_OPS_CUDA)
+    if (a.x.is_cuda())
+        return is_double ? cuda_loss<double>(fn, logits, a, want_grad) : cuda_loss<float>(fn, logits, a, want_grad);
+#endif
+    return is_double ? cpu_loss<double>(fn, logits, a, want_grad) : cpu_loss<float>(fn, logits, a, want_grad);
+}
+
+// sigmoid of a contiguous tensor.
+Tensor sigmoid_of(const Tensor& x) {
+    Tensor out = at::empty(x.sizes(), x.options());
+    const auto n = static_cast<std::size_t>(x.numel());
+#if defined(LOGITLOSS_TORCH_OPS_CUDA)
+    if (x.is_cuda()) {
+        const c10::cuda::CUDAGuard guard(x.device());
+        try {
+            if (x.scalar_type() == at::kDouble)
+                cuda_impl::sigmoid(x.data_ptr<double>(), n, out.data_ptr<double>(), current_stream());
+            else
+                cuda_impl::sigmoid(x.data_ptr<float>(), n, out.data_ptr<float>(), current_stream());
+        } catch (const std::exception& e) {
+            TORCH_CHECK(false, sigmoid_name, ": ", e.what());
+        }
+        return out;
+    }
+#endif
+    if (x.scalar_type() == at::kDouble)
+        kernels::sigmoid(x.data_ptr<double>(), n, out.data_ptr<double>());
+    else
+        kernels::sigmoid(x.data_ptr<float>(), n, out.data_ptr<float>());
+    return out;
+}
+
+// grad * sigmoid(x) * sigmoid(-x), x contiguous. On the CPU it is formed
+// from the array sigmoid in double (float: rounded once at the end), the
+// same operations as the CUDA kernel's.
+Tensor sigmoid_backward_of(const Tensor& x, const Tensor& grad) {
+#if defined(LOGITLOSS_TORCH_OPS_CUDA)
+    if (x.is_cuda()) {
+        const c10::cuda::CUDAGuard guard(x.device());
+        const Tensor g = grad.to(x.scalar_type()).contiguous();
+        Tensor out = at::empty(x.sizes(), x.options());
+        const auto n = static_cast<std::size_t>(x.numel());
+        try {
+            if (x.scalar_type() == at::kDouble)
+                cuda_impl::sigmoid_backward(x.data_ptr<double>(), g.data_ptr<double>(), n, out.data_ptr<double>(),
+                                            current_stream());
+            else
+                cuda_impl::sigmoid_backward(x.data_ptr<float>(), g.data_ptr<float>(), n, out.data_ptr<float>(),
+                                            current_stream());
+        } catch (const std::exception& e) {
+            TORCH_CHECK(false, sigmoid_name, ": ", e.what());
+        }
+        return out;
+    }
+#endif
+    const Tensor xd = x.to(at::kDouble);
+    const Tensor product = grad.to(at::kDouble) * (sigmoid_of(xd) * sigmoid_of(xd.neg()));
+    return product.to(x.scalar_type());
+}
+
+void check_not_double_backward(const char* fn) {
+    // Backward runs with grad mode on only under create_graph = true; the
+    // saved gradient carries no graph, so a second derivative would be
+    // silently wrong.
+    TORCH_CHECK(!torch::GradMode::is_enabled(), fn,
+                ": double backward (create_graph = true) is not supported; backward is not differentiable");
+}
+
+// The saved gradient times grad_output: elementwise for reduction none
+// (grad_output has the input's shape), by the 0-dim grad_output otherwise.
+torch::autograd::variable_list loss_backward(const char* fn, torch::autograd::AutogradContext* ctx,
+                                             const torch::autograd::variable_list& grad_outputs,
+                                             std::size_t forward_arguments) {
+    check_not_double_backward(fn);
+    const auto saved = ctx->get_saved_variables();
+    TORCH_CHECK(saved.size() == 1 && saved[0].defined(), fn, ": backward without a saved gradient");
+    torch::autograd::variable_list grads(forward_arguments);
+    grads[0] = saved[0] * grad_outputs.at(0);
+    return grads;
+}
+
+}  // namespace
+
+reduction parse_reduction(std::string_view name) {
+    if (name == "none") return reduction::none;
+    if (name == "sum") return reduction::sum;
+    TORCH_CHECK(name == "mean", "logitloss::torch_ops: reduction must be \"none\", \"sum\" or \"mean\", got \"",
+                std::string(name), "\"");
+    return reduction::mean;
+}
+
+bool cuda_enabled() noexcept {
+#if defined(LOGITLOSS_TORCH_OPS_CUDA)
+    return true;
+#else
+    return false;
+#endif
+}
+
+// ---- Sigmoid ---------------------------------------------------------------
+
+Tensor Sigmoid::forward(torch::autograd::AutogradContext* ctx, const Tensor& input) {
+    check_dtype(sigmoid_name, "input", input);
+    check_device(sigmoid_name, input);
+    const Tensor x = input.contiguous();
+    // The input, not the output, is saved: the gradient's tail needs
+    // sigmoid(-x), which the rounded output no longer holds.
+    ctx->save_for_backward({x});
+    return sigmoid_of(x);
+}
+
+torch::autograd::variable_list Sigmoid::backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    check_not_double_backward(sigmoid_name);
+    const auto saved = ctx->get_saved_variables();
+    return {sigmoid_backward_of(saved.at(0), grad_outputs.at(0))};
+}
+
+Tensor sigmoid(const Tensor& input) {
+    if (torch::GradMode::is_enabled() && input.defined() && input.requires_grad()) return Sigmoid::apply(input);
+    check_dtype(sigmoid_name, "input", input);
+    check_device(sigmoid_name, input);
+    return sigmoid_of(input.contiguous());
+}
+
+// ---- BCE on probabilities --------------------------------------------------
+
+Tensor BCE::forward(torch::autograd::AutogradContext* ctx, const Tensor& input, const Tensor& target,
+                    const c10::optional<Tensor>& weight, reduction reduce, bool check) {
+    check_no_grad(bce_name, "target", target);
+    if (present(weight)) check_no_grad(bce_name, "weight", *weight);
+    const prepared a = prepare(bce_name, false, input, target, weight, c10::nullopt, reduce, check);
+    const bool want_grad = input.requires_grad();
+    loss_out r = run_loss(bce_name, false, a, want_grad);
+    if (want_grad) ctx->save_for_backward({r.grad});
+    return r.loss;
+}
+
+torch::autograd::variable_list BCE::backward(torch::autograd::AutogradContext* ctx,
+                                             torch::autograd::variable_list grad_outputs) {
+    return loss_backward(bce_name, ctx, grad_outputs, 5);
+}
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const c10::optional<Tensor>& weight,
+                            std::string_view reduction_name, bool check) {
+    const reduction reduce = parse_reduction(reduction_name);
+    if (torch::GradMode::is_enabled()) {
+        check_no_grad(bce_name, "target", target);
+        if (present(weight)) check_no_grad(bce_name, "weight", *weight);
+        if (input.defined() && input.requires_grad()) return BCE::apply(input, target, weight, reduce, check);
+    }
+    return run_loss(bce_name, false, prepare(bce_name, false, input, target, weight, c10::nullopt, reduce, check),
+                    false)
+        .loss;
+}
+
+// ---- BCE with logits ---------------------------------------------------------
+
+Tensor BCEWithLogits::forward(torch::autograd::AutogradContext* ctx, const Tensor& input, const Tensor& target,
+                              const c10::optional<Tensor>& weight, const c10::optional<Tensor>& pos_weight,
+                              reduction reduce, bool check) {
+    check_no_grad(logits_name, "target", target);
+    if (present(weight)) check_no_grad(logits_name, "weight", *weight);
+    if (present(pos_weight)) check_no_grad(logits_name, "pos_weight", *pos_weight);
+    const prepared a = prepare(logits_name, true, input, target, weight, pos_weight, reduce, check);
+    const bool want_grad = input.requires_grad();
+    loss_out r = run_loss(logits_name, true, a, want_grad);
+    if (want_grad) ctx->save_for_backward({r.grad});
+    return r.loss;
+}
+
+torch::autograd::variable_list BCEWithLogits::backward(torch::autograd::AutogradContext* ctx,
+                                                       torch::autograd::variable_list grad_outputs) {
+    return loss_backward(logits_name, ctx, grad_outputs, 6);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const c10::optional<Tensor>& weight,
+                                        const c10::optional<Tensor>& pos_weight, std::string_view reduction_name,
+                                        bool check) {
+    const reduction reduce = parse_reduction(reduction_name);
+    if (torch::GradMode::is_enabled()) {
+        check_no_grad(logits_name, "target", target);
+        if (present(weight)) check_no_grad(logits_name, "weight", *weight);
+        if (present(pos_weight)) check_no_grad(logits_name, "pos_weight", *pos_weight);
+        if (input.defined() && input.requires_grad())
+            return BCEWithLogits::apply(input, target, weight, pos_weight, reduce, check);
+    }
+    return run_loss(logits_name, true, prepare(logits_name, true, input, target, weight, pos_weight, reduce, check),
+                    false)
+        .loss;
+}
+
+}  // namespace torch_ops
+}  // namespace logitloss

@@ -1,0 +1,108 @@
+// ops/ops.hpp — LibTorch autograd functions on the logitloss kernels:
+// sigmoid, BCE on probabilities (ATen semantics) and BCE with logits
+// (weight, pos_weight, every reduction). CPU tensors run the SIMD array
+// kernels (kernels.hpp, through the runtime-dispatch library when it is
+// built); CUDA tensors run cuda.cuh when the library is built with
+// -DLOGITLOSS_EXPERIMENTS_CUDA=ON.
+//
+// The loss functions compute the loss and its gradient in one fused pass in
+// forward and save the gradient; backward only scales it by grad_output. A
+// call that needs no gradient (grad mode off, or an input that does not
+// require grad) runs the forward-only kernel and records nothing.
+//
+// Policy (README.md in this directory):
+//   dtypes      float32 and float64; target, weight and pos_weight must have
+//               the input's dtype and device. Anything else: c10::Error
+//               naming the dtype.
+//   contiguity  non-contiguous tensors are copied with .contiguous(); the
+//               gradient is returned contiguous.
+//   shapes      target: the input's shape. weight: broadcastable to the
+//               input's shape (never enlarging it). pos_weight: one value,
+//               or shape [C] (leading 1s allowed) with C = input.size(-1).
+//   values      checked by default, as the CPU kernels check them: targets
+//               and probabilities in [0, 1], weight and pos_weight >= 0, no
+//               NaN; the error names the first bad element (flat index of
+//               the contiguous tensor). On CUDA the check is one more kernel
+//               and a wait for its answer; check = false skips it (then a
+//               probability out of range gives NaN, a target out of range
+//               follows the formula).
+//   gradients   flow to the input only: a target, weight or pos_weight that
+//               requires grad is an error. Backward is not itself
+//               differentiable (no double backward).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <torch/torch.h>
+
+namespace logitloss {
+namespace torch_ops {
+
+// PyTorch's reductions; mean divides by the number of elements.
+enum class reduction : std::int64_t { none, sum, mean };
+
+// "none", "sum" or "mean"; anything else is a c10::Error.
+reduction parse_reduction(std::string_view name);
+
+// sigmoid(x); backward: grad * sigmoid(x) * sigmoid(-x) from the saved
+// input, so the tails keep their tiny, correct gradients (torch's
+// grad * (1 - y) * y is 0 in float32 from x = 16.64 on).
+struct Sigmoid : torch::autograd::Function<Sigmoid> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grad_outputs);
+};
+
+// torch::binary_cross_entropy on probabilities: loss and gradient as ATen
+// computes them (log clamped at -100, p(1-p) floored at 1e-12), exactly.
+struct BCE : torch::autograd::Function<BCE> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input,
+                                 const torch::Tensor& target, const c10::optional<torch::Tensor>& weight,
+                                 reduction reduce, bool check);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grad_outputs);
+};
+
+// torch::binary_cross_entropy_with_logits: pos_weight y softplus(-x) +
+// (1 - y) softplus(x), times weight; gradient (1-y) sigmoid(x) -
+// pos_weight y sigmoid(-x), times weight (and 1/n for the mean).
+struct BCEWithLogits : torch::autograd::Function<BCEWithLogits> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input,
+                                 const torch::Tensor& target, const c10::optional<torch::Tensor>& weight,
+                                 const c10::optional<torch::Tensor>& pos_weight, reduction reduce, bool check);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grad_outputs);
+};
+
+// The functions by torch::nn::functional's names (reduction "none", "sum"
+// or "mean", as in PyTorch); an absent or undefined weight is no weight.
+torch::Tensor sigmoid(const torch::Tensor& input);
+
+torch::Tensor binary_cross_entropy(const torch::Tensor& input, const torch::Tensor& target,
+                                   const c10::optional<torch::Tensor>& weight = c10::nullopt,
+                                   std::string_view reduction = "mean", bool check = true);
+
+torch::Tensor binary_cross_entropy_with_logits(const torch::Tensor& input, const torch::Tensor& target,
+                                               const c10::optional<torch::Tensor>& weight = c10::nullopt,
+                                               const c10::optional<torch::Tensor>& pos_weight = c10::nullopt,
+                                               std::string_view reduction = "mean", bool check = true);
+
+// Short names, the library's own.
+inline torch::Tensor bce(const torch::Tensor& input, const torch::Tensor& target,
+                         const c10::optional<torch::Tensor>& weight = c10::nullopt,
+                         std::string_view reduction = "mean", bool check = true) {
+    return binary_cross_entropy(input, target, weight, reduction, check);
+}
+inline torch::Tensor bce_with_logits(const torch::Tensor& input, const torch::Tensor& target,
+                                     const c10::optional<torch::Tensor>& weight = c10::nullopt,
+                                     const c10::optional<torch::Tensor>& pos_weight = c10::nullopt,
+                                     std::string_view reduction = "mean", bool check = true) {
+    return binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction, check);
+}
+
+// Whether this build runs CUDA tensors (LOGITLOSS_EXPERIMENTS_CUDA).
+bool cuda_enabled() noexcept;
+
+}  // namespace torch_ops
+}  // namespace logitloss

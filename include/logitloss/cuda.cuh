@@ -1,0 +1,671 @@
+// logitloss/cuda.cuh — CUDA kernels built on formulas.hpp (needs nvcc; no
+// xsimd). The element-wise arithmetic is the formulas' own source text
+// instantiated for device code, so the GPU computes what the scalar and SIMD
+// paths compute.
+//
+//   bce_with_logits_forward(logits, targets, n, opt, stream)              loss
+//   bce_with_logits_forward_backward(logits, targets, n, grad, opt, s)    loss and gradient, one pass
+//   bce_forward / bce_forward_backward      probabilities, ATen BCELoss semantics
+//   sigmoid(x, n, out, s), sigmoid_backward(x, grad_out, n, grad_in, s)
+//   find_invalid / check_inputs             the value checks the loss kernels do not make
+//
+// Every pointer is a device pointer; every function is asynchronous on
+// `stream` except check_inputs, which waits for its answer. Host functions
+// throw logitloss::cuda::error for bad arguments and for a failed launch.
+//
+// Semantics are those of the CPU array kernels (kernels.hpp): PyTorch's
+// weight and pos_weight (one value, or C per-class values where element i
+// uses pos_weight[i % C]), mean = sum / n, and the mean's gradient is g / n.
+// Per element, float logits are evaluated in double, and the weight and the
+// mean's 1/n multiply that double value, so a float loss or gradient is
+// rounded once, as on the CPU.
+//
+// Reduction and determinism. Each thread adds its elements' losses (in
+// double) into a two-sum pair (plain sum + running sum of its exact rounding
+// errors, as the CPU accumulator does); each block merges its threads' pairs
+// by warp shuffles and shared memory in a fixed tree and writes one partial
+// to a buffer; a second one-block kernel merges the partials in a fixed order
+// and rounds once. No atomics are involved, and the grid size is a function
+// of n only (not of the device), so a sum or mean has the same bits on every
+// run, stream and GPU for the same compiled code. Whether a*b+c inside the
+// formulas is contracted to fma is the compiler's choice (nvcc contracts by
+// default, --fmad=false turns it off), as it is on the CPU; either way the
+// results meet the formulas' bounds, and the accumulated value is correctly
+// rounded in practice, so it agrees with the CPU kernels' sum.
+//
+// Validation. The loss kernels check their arguments (null pointers, a
+// pos_weight size that does not divide n, a missing output) on the host, and
+// make no value checks on the device: an out-of-range probability gives NaN,
+// an out-of-range target or negative weight follows the formula. The checks
+// the CPU kernels make by default (targets and probabilities in [0, 1],
+// weight and pos_weight >= 0, none NaN) are a separate kernel: find_invalid
+// (asynchronous, its answer in device memory) or check_inputs (waits, and
+// throws naming the first bad index as the CPU kernels do).
+#pragma once
+
+#if !defined(__CUDACC__)
+#error "logitloss/cuda.cuh holds CUDA kernels: compile it with nvcc"
+#endif
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "formulas.hpp"
+
+LOGITLOSS_NAMESPACE_BEGIN
+namespace cuda {
+
+// How the per-element losses are combined (the CPU kernels' enum, repeated
+// here because kernels.hpp needs xsimd).
+enum class reduction { none, sum, mean };
+
+// Options of the loss kernels; device pointers throughout. The default is
+// PyTorch's: mean, no weights.
+template <class T>
+struct options {
+    reduction reduce = reduction::mean;
+    // Per-element weight: null, or n values.
+    const T* weight = nullptr;
+    // pos_weight (logits only): null, or pos_weight_size values; 1 value
+    // applies to every element, C values to n = rows * C elements stored
+    // row by row (element i uses pos_weight[i % C]).
+    const T* pos_weight = nullptr;
+    std::size_t pos_weight_size = 0;
+    // reduction::none: the n per-element losses (required then, null else).
+    T* losses = nullptr;
+    // sum and mean: one value, the reduced loss (required then).
+    T* result = nullptr;
+    // sum and mean: workspace_size<T>(n) bytes for the per-block partial
+    // sums, 16-byte aligned. Null: taken from, and returned to, the
+    // stream-ordered allocator (cudaMallocAsync) around the launches.
+    void* workspace = nullptr;
+    std::size_t workspace_bytes = 0;
+};
+
+// Thrown by the host functions. code(): cudaErrorInvalidValue for bad
+// arguments and bad input values, else what the CUDA runtime reported.
+// index(): the first bad element (or class, for pos_weight) when the
+// error is about a value, else no_index.
+class error : public std::runtime_error {
+public:
+    static constexpr std::size_t no_index = static_cast<std::size_t>(-1);
+    error(const std::string& what, cudaError_t code, std::size_t index = no_index)
+        : std::runtime_error(what), code_(code), index_(index) {}
+    [[nodiscard]] cudaError_t code() const noexcept { return code_; }
+    [[nodiscard]] std::size_t index() const noexcept { return index_; }
+
+private:
+    cudaError_t code_;
+    std::size_t index_;
+};
+
+// What a loss kernel reads: logits (bce_with_logits) or probabilities (bce).
+enum class input_kind { logits, probabilities };
+
+namespace impl {
+
+// Launch shape. Threads take 16-byte chunks (4 floats, 2 doubles) so that
+// aligned arrays load and store as one vector per chunk; the grid never
+// exceeds max_blocks, enough to fill an H100 (132 SMs x 2048 threads), and
+// depends on n only, which is what makes the reduction reproducible.
+constexpr unsigned block_threads = 256;
+constexpr unsigned max_blocks = 1024;
+constexpr unsigned warp_size = 32;
+static_assert(block_threads % warp_size == 0 && block_threads / warp_size <= warp_size,
+              "the block reduction needs whole warps, at most one warp of them");
+
+template <class T>
+struct alignas(16) pack {
+    static constexpr unsigned size = 16 / sizeof(T);
+    T v[size];
+};
+
+template <class T>
+__host__ __device__ constexpr std::size_t chunks_of(std::size_t n) noexcept {
+    return (n + pack<T>::size - 1) / pack<T>::size;
+}
+
+template <class T>
+inline unsigned grid_size(std::size_t n) noexcept {
+    const std::size_t blocks = (chunks_of<T>(n) + block_threads - 1) / block_threads;
+    return static_cast<unsigned>(blocks < max_blocks ? blocks : max_blocks);
+}
+
+inline bool aligned16(const void* p) noexcept {
+    return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
+}
+
+// A partial sum hi + lo: hi the plain running sum (it alone carries inf and
+// NaN), lo the running sum of hi's exact rounding errors.
+struct partial_sum {
+    double hi;
+    double lo;
+};
+
+// s + c += v (two-sum; Ogita, Rump and Oishi's Sum2), the CPU
+// accumulator's step. Only additions: nothing here can be contracted.
+__device__ inline void two_sum_add(double& s, double& c, double v) noexcept {
+    const double t = s + v;
+    const double bp = t - s;
+    c += (s - (t - bp)) + (v - bp);
+    s = t;
+}
+
+__device__ inline void add_to(partial_sum& a, const partial_sum& b) noexcept {
+    two_sum_add(a.hi, a.lo, b.hi);
+    a.lo += b.lo;
+}
+
+// The warp's pairs merged in a fixed tree; the total is in lane 0.
+__device__ inline partial_sum warp_sum(partial_sum v) noexcept {
+    for (unsigned offset = warp_size / 2; offset > 0; offset /= 2) {
+        const partial_sum other{__shfl_down_sync(0xffffffffu, v.hi, offset),
+                                __shfl_down_sync(0xffffffffu, v.lo, offset)};
+        add_to(v, other);
+    }
+    return v;
+}
+
+// The block's pairs merged in a fixed tree; the total is in thread 0. Every
+// thread of the block must call it (blockDim.x == block_threads).
+__device__ inline partial_sum block_sum(partial_sum v) noexcept {
+    __shared__ partial_sum per_warp[block_threads / warp_size];
+    const unsigned lane = threadIdx.x % warp_size, warp = threadIdx.x / warp_size;
+    v = warp_sum(v);
+    if (lane == 0) per_warp[warp] = v;
+    __syncthreads();
+    partial_sum r{0.0, 0.0};
+    if (warp == 0) {
+        if (lane < block_threads / warp_size) r = per_warp[lane];
+        r = warp_sum(r);
+    }
+    return r;
+}
+
+// The sum rounded once to T (hi alone when it is inf or NaN: lo is then
+// meaningless). hi - hi == 0 exactly when hi is finite.
+template <class T>
+__device__ inline T rounded(const partial_sum& s) noexcept {
+    return static_cast<T>(s.hi - s.hi == 0.0 ? s.hi + s.lo : s.hi);
+}
+
+template <class T>
+struct loss_params {
+    const T* x;           // logits or probabilities
+    const T* y;           // targets
+    const T* weight;      // null: none
+    const T* pos_weight;  // classes values; classes == 0: none
+    std::size_t classes;
+    T* grad;    // null: forward only
+    T* losses;  // reduction::none
+    std::size_t n;
+    bool none;
+    bool mean;
+    bool vector;     // every array used is 16-byte aligned
+    double inv_n;    // float mean: the gradient times 1/n, in double
+    double divisor;  // double mean: the gradient divided by n
+};
+
+// Loss and gradient of one element, in double before any weight: float
+// logits through the double evaluation (the formulas' float path rounds it
+// to float; the weights come first here, as on the CPU), double logits and
+// probabilities through the public formulas. Unit: no pos_weight.
+template <bool Unit, bool Grad>
+struct logits_element {
+    __device__ LOGITLOSS_INLINE value_and_grad<double> operator()(float x, float y, float pw) const noexcept {
+        const double xd = x, yd = y, pd = pw;
+        if constexpr (Grad) {
+            return ::logitloss::detail::wide_bce_with_logits_value_and_grad<Unit>{}(xd, yd, pd);
+        } else {
+            return {::logitloss::detail::wide_bce_with_logits<Unit>{}(xd, yd, pd), 0.0};
+        }
+    }
+    __device__ LOGITLOSS_INLINE value_and_grad<double> operator()(double x, double y, double pw) const noexcept {
+        if constexpr (Grad) {
+            return ::logitloss::bce_with_logits_value_and_grad(x, y, pw);
+        } else {
+            return {::logitloss::bce_with_logits(x, y, pw), 0.0};
+        }
+    }
+};
+
+template <bool Grad>
+struct probabilities_element {
+    template <class T>
+    __device__ LOGITLOSS_INLINE value_and_grad<double> operator()(T p, T y, T) const noexcept {
+        if constexpr (Grad) {
+            const value_and_grad<T> r = ::logitloss::bce_value_and_grad(p, y);
+            return {static_cast<double>(r.value), static_cast<double>(r.grad)};
+        } else {
+            return {static_cast<double>(::logitloss::bce(p, y)), 0.0};
+        }
+    }
+};
+
+// Pass 1: elements into losses/gradients and one partial sum per block.
+// Thread t takes chunks t, t + stride, ... and adds their elements in index
+// order; the vector and scalar loads give the same values in the same
+// order, so alignment changes the speed, never the bits.
+template <class T, class F, bool Grad>
+__global__ void __launch_bounds__(block_threads) loss_kernel(const loss_params<T> p, partial_sum* partials) {
+    using P = pack<T>;
+    constexpr unsigned V = P::size;
+    const std::size_t chunks = chunks_of<T>(p.n);
+    const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
+    const T single_pw = p.classes == 1 ? p.pos_weight[0] : T(1);
+    double s = 0.0, c = 0.0;
+    for (std::size_t k = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; k < chunks; k += stride) {
+        const std::size_t i0 = k * V;
+        const unsigned m = p.n - i0 < V ? static_cast<unsigned>(p.n - i0) : V;
+        const bool whole = p.vector && m == V;
+        P x{}, y{}, w{}, pw{}, loss{};
+        [[maybe_unused]] P grad{};
+        if (whole) {
+            x = *reinterpret_cast<const P*>(p.x + i0);
+            y = *reinterpret_cast<const P*>(p.y + i0);
+            if (p.weight != nullptr) w = *reinterpret_cast<const P*>(p.weight + i0);
+        } else {
+            for (unsigned j = 0; j < m; ++j) {
+                x.v[j] = p.x[i0 + j];
+                y.v[j] = p.y[i0 + j];
+                if (p.weight != nullptr) w.v[j] = p.weight[i0 + j];
+            }
+        }
+        if (p.classes > 1) {
+            // One modulo per chunk, then a wrapping class index.
+            std::size_t cls = i0 % p.classes;
+            for (unsigned j = 0; j < m; ++j) {
+                pw.v[j] = p.pos_weight[cls];
+                if (++cls == p.classes) cls = 0;
+            }
+        } else {
+            for (unsigned j = 0; j < V; ++j) pw.v[j] = single_pw;
+        }
+        for (unsigned j = 0; j < m; ++j) {
+            const value_and_grad<double> r = F{}(x.v[j], y.v[j], pw.v[j]);
+            double v = r.value, g = r.grad;
+            if (p.weight != nullptr) {
+                // __dmul_rn: never fused with the addition that follows.
+                const double wd = static_cast<double>(w.v[j]);
+                v = __dmul_rn(v, wd);
+                if constexpr (Grad) g = __dmul_rn(g, wd);
+            }
+            if constexpr (Grad) {
+                if (p.mean) g = std::is_same<T, float>::value ? __dmul_rn(g, p.inv_n) : __ddiv_rn(g, p.divisor);
+                grad.v[j] = static_cast<T>(g);
+            }
+            loss.v[j] = static_cast<T>(v);
+            if (!p.none) two_sum_add(s, c, v);
+        }
+        if (whole) {
+            if (p.none) *reinterpret_cast<P*>(p.losses + i0) = loss;
+            if constexpr (Grad) *reinterpret_cast<P*>(p.grad + i0) = grad;
+        } else {
+            for (unsigned j = 0; j < m; ++j) {
+                if (p.none) p.losses[i0 + j] = loss.v[j];
+                if constexpr (Grad) p.grad[i0 + j] = grad.v[j];
+            }
+        }
+    }
+    if (!p.none) {  // uniform over the grid: every thread reaches block_sum
+        const partial_sum total = block_sum(partial_sum{s, c});
+        if (threadIdx.x == 0) partials[blockIdx.x] = total;
+    }
+}
+
+// Pass 2, one block: the partials merged in a fixed order, rounded once to
+// T, divided by n for the mean (the CPU kernels' order of operations).
+template <class T>
+__global__ void __launch_bounds__(block_threads)
+    finish_kernel(const partial_sum* partials, unsigned count, std::size_t n, bool mean, T* result) {
+    partial_sum acc{0.0, 0.0};
+    for (unsigned b = threadIdx.x; b < count; b += blockDim.x) add_to(acc, partials[b]);
+    const partial_sum total = block_sum(acc);
+    if (threadIdx.x == 0) {
+        const T sum = rounded<T>(total);
+        *result = !mean ? sum : n > 0 ? sum / static_cast<T>(n) : ::logitloss::detail::quiet_nan<T>();
+    }
+}
+
+struct sigmoid_op {
+    template <class T>
+    __device__ LOGITLOSS_INLINE T operator()(T x, T) const noexcept {
+        return ::logitloss::sigmoid(x);
+    }
+};
+
+// d sigmoid(x)/dx = sigmoid(x) sigmoid(-x), with sigmoid(-x) computed, not
+// taken as 1 - sigmoid(x) (which is 0 in float from x = 16.64 on). For
+// float the product and grad_out are formed in double and rounded once.
+struct sigmoid_backward_op {
+    __device__ LOGITLOSS_INLINE float operator()(float x, float g) const noexcept {
+        const double xd = x;
+        return static_cast<float>(static_cast<double>(g) * (::logitloss::sigmoid(xd) * ::logitloss::sigmoid(-xd)));
+    }
+    __device__ LOGITLOSS_INLINE double operator()(double x, double g) const noexcept {
+        return g * (::logitloss::sigmoid(x) * ::logitloss::sigmoid(-x));
+    }
+};
+
+// out[i] = F(a[i], b[i]) (b null: F(a[i], 0)); out may alias a or b.
+template <class T, class F>
+__global__ void __launch_bounds__(block_threads)
+    map_kernel(const T* a, const T* b, std::size_t n, T* out, bool vector) {
+    using P = pack<T>;
+    constexpr unsigned V = P::size;
+    const std::size_t chunks = chunks_of<T>(n);
+    const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
+    for (std::size_t k = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; k < chunks; k += stride) {
+        const std::size_t i0 = k * V;
+        if (vector && i0 + V <= n) {
+            const P av = *reinterpret_cast<const P*>(a + i0);
+            P bv{};
+            if (b != nullptr) bv = *reinterpret_cast<const P*>(b + i0);
+            P r;
+            for (unsigned j = 0; j < V; ++j) r.v[j] = F{}(av.v[j], bv.v[j]);
+            *reinterpret_cast<P*>(out + i0) = r;
+        } else {
+            for (std::size_t i = i0; i < n && i < i0 + V; ++i) out[i] = F{}(a[i], b != nullptr ? b[i] : T(0));
+        }
+    }
+}
+
+// The value checks. first[0]: the smallest class c with a bad
+// pos_weight[c]; first[1]: 4 i + k for the smallest element i with a bad
+// value, k = 0 probability, 1 target, 2 weight (the first failing check at
+// i, in the CPU kernels' order). ULLONG_MAX: none. Both start at ULLONG_MAX.
+template <class T>
+__global__ void __launch_bounds__(block_threads)
+    find_invalid_kernel(const T* p, const T* y, const T* w, std::size_t n, const T* pw, std::size_t classes,
+                        unsigned long long* first) {
+    const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
+    const std::size_t start = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    for (std::size_t c = start; c < classes; c += stride) {
+        if (!(pw[c] >= T(0))) {
+            atomicMin(first, static_cast<unsigned long long>(c));
+            break;  // this thread's later classes are larger
+        }
+    }
+    for (std::size_t i = start; i < n; i += stride) {
+        unsigned kind = 3;
+        if (p != nullptr && !(p[i] >= T(0) && p[i] <= T(1)))
+            kind = 0;
+        else if (!(y[i] >= T(0) && y[i] <= T(1)))
+            kind = 1;
+        else if (w != nullptr && !(w[i] >= T(0)))
+            kind = 2;
+        if (kind != 3) {
+            atomicMin(first + 1, static_cast<unsigned long long>(i) * 4u + kind);
+            break;
+        }
+    }
+}
+
+[[noreturn]] inline void fail(const char* fn, const std::string& what) {
+    throw error(std::string("logitloss::cuda::") + fn + ": " + what, cudaErrorInvalidValue);
+}
+
+inline void check_cuda(const char* fn, const char* step, cudaError_t e) {
+    if (e != cudaSuccess)
+        throw error(std::string("logitloss::cuda::") + fn + ": " + step + " failed: " + cudaGetErrorName(e) + " (" +
+                        cudaGetErrorString(e) + ")",
+                    e);
+}
+
+// The host-side checks of the loss kernels' arguments (the CPU kernels'
+// structural checks).
+template <class T>
+void check_arguments(const char* fn, input_kind kind, const T* x, const T* y, std::size_t n, const T* grad,
+                     bool want_grad, const options<T>& o) {
+    if (n > 0 && (x == nullptr || y == nullptr)) fail(fn, "input or target pointer is null with n > 0");
+    if (want_grad && n > 0 && grad == nullptr) fail(fn, "gradient pointer is null with n > 0");
+    if (o.pos_weight_size > 0 || o.pos_weight != nullptr) {
+        if (kind == input_kind::probabilities) fail(fn, "pos_weight applies to bce_with_logits only");
+        if (o.pos_weight == nullptr || o.pos_weight_size == 0)
+            fail(fn, "pos_weight and pos_weight_size must be given together");
+        if (n % o.pos_weight_size != 0)
+            fail(fn, "pos_weight has " + std::to_string(o.pos_weight_size) + " elements, which does not divide n = " +
+                         std::to_string(n));
+    }
+    if (o.reduce == reduction::none) {
+        if (n > 0 && o.losses == nullptr) fail(fn, "reduction::none needs options.losses (n elements)");
+    } else {
+        if (o.losses != nullptr) fail(fn, "options.losses is only written with reduction::none");
+        if (o.result == nullptr) fail(fn, "reduction::sum and ::mean need options.result (one element)");
+        if (o.workspace != nullptr &&
+            (o.workspace_bytes < grid_size<T>(n) * sizeof(partial_sum) || !aligned16(o.workspace)))
+            fail(fn, "options.workspace must be 16-byte aligned and hold workspace_size(n) = " +
+                         std::to_string(grid_size<T>(n) * sizeof(partial_sum)) + " bytes");
+    }
+}
+
+template <class T, class F, bool Grad>
+void run_loss(const char* fn, input_kind kind, const T* x, const T* y, std::size_t n, T* grad, const options<T>& o,
+              cudaStream_t stream) {
+    check_arguments(fn, kind, x, y, n, grad, Grad, o);
+    const bool none = o.reduce == reduction::none;
+    const bool mean = o.reduce == reduction::mean;
+    loss_params<T> p{};
+    p.x = x;
+    p.y = y;
+    p.weight = o.weight;
+    p.pos_weight = o.pos_weight;
+    p.classes = o.pos_weight_size;
+    p.grad = Grad ? grad : nullptr;
+    p.losses = o.losses;
+    p.n = n;
+    p.none = none;
+    p.mean = mean;
+    p.inv_n = mean && n > 0 ? 1.0 / static_cast<double>(n) : 1.0;
+    p.divisor = mean && n > 0 ? static_cast<double>(n) : 1.0;
+    p.vector = aligned16(x) && aligned16(y) && aligned16(o.weight) && aligned16(p.grad) && aligned16(o.losses);
+    const unsigned blocks = grid_size<T>(n);
+
+    partial_sum* partials = nullptr;
+    bool owned = false;
+    if (!none && blocks > 0) {
+        if (o.workspace != nullptr) {
+            partials = static_cast<partial_sum*>(o.workspace);
+        } else {
+            void* mem = nullptr;
+            check_cuda(fn, "cudaMallocAsync of the workspace",
+                       cudaMallocAsync(&mem, blocks * sizeof(partial_sum), stream));
+            partials = static_cast<partial_sum*>(mem);
+            owned = true;
+        }
+    }
+    cudaError_t launched = cudaSuccess;
+    if (blocks > 0) {
+        loss_kernel<T, F, Grad><<<blocks, block_threads, 0, stream>>>(p, partials);
+        launched = cudaGetLastError();
+    }
+    if (launched == cudaSuccess && !none) {
+        finish_kernel<T><<<1, block_threads, 0, stream>>>(partials, blocks, n, mean, o.result);
+        launched = cudaGetLastError();
+    }
+    // Released after the kernels in stream order, whether they launched or not.
+    if (owned) {
+        const cudaError_t freed = cudaFreeAsync(partials, stream);
+        if (launched == cudaSuccess) launched = freed;
+    }
+    check_cuda(fn, "kernel launch", launched);
+}
+
+template <class T, class F>
+void run_map(const char* fn, const T* a, const T* b, std::size_t n, T* out, cudaStream_t stream) {
+    if (n > 0 && (a == nullptr || out == nullptr)) fail(fn, "input or output pointer is null with n > 0");
+    if (n == 0) return;
+    const bool vector = aligned16(a) && aligned16(b) && aligned16(out);
+    map_kernel<T, F><<<grid_size<T>(n), block_threads, 0, stream>>>(a, b, n, out, vector);
+    check_cuda(fn, "kernel launch", cudaGetLastError());
+}
+
+template <class T>
+std::string describe(T v) {
+    return v != v ? std::string("nan") : std::to_string(v);
+}
+
+}  // namespace impl
+
+// Bytes of options.workspace that a sum or mean over n elements of T needs.
+template <class T>
+[[nodiscard]] std::size_t workspace_size(std::size_t n) noexcept {
+    return impl::grid_size<T>(n) * sizeof(impl::partial_sum);
+}
+
+// BCE with logits over n elements: the losses (reduction::none) or the sum
+// or mean (options.result). No value checks (see the file comment).
+template <class T>
+void bce_with_logits_forward(const T* logits, const T* targets, std::size_t n, const options<T>& opt = {},
+                             cudaStream_t stream = nullptr) {
+    if (opt.pos_weight_size == 0 && opt.pos_weight == nullptr)
+        impl::run_loss<T, impl::logits_element<true, false>, false>(
+            "bce_with_logits_forward", input_kind::logits, logits, targets, n, static_cast<T*>(nullptr), opt, stream);
+    else
+        impl::run_loss<T, impl::logits_element<false, false>, false>(
+            "bce_with_logits_forward", input_kind::logits, logits, targets, n, static_cast<T*>(nullptr), opt, stream);
+}
+
+// As bce_with_logits_forward, and d(loss)/d(logits) to grad_logits (n
+// elements) in the same pass: weight * ((1-y) sigmoid(x) - pos_weight y
+// sigmoid(-x)), divided by n for the mean.
+template <class T>
+void bce_with_logits_forward_backward(const T* logits, const T* targets, std::size_t n, T* grad_logits,
+                                      const options<T>& opt = {}, cudaStream_t stream = nullptr) {
+    if (opt.pos_weight_size == 0 && opt.pos_weight == nullptr)
+        impl::run_loss<T, impl::logits_element<true, true>, true>("bce_with_logits_forward_backward",
+                                                                  input_kind::logits, logits, targets, n, grad_logits,
+                                                                  opt, stream);
+    else
+        impl::run_loss<T, impl::logits_element<false, true>, true>("bce_with_logits_forward_backward",
+                                                                   input_kind::logits, logits, targets, n,
+                                                                   grad_logits, opt, stream);
+}
+
+// PyTorch BCELoss on n probabilities (ATen semantics: log clamped at -100).
+// A probability outside [0, 1] or NaN gives NaN (check_inputs raises).
+template <class T>
+void bce_forward(const T* probabilities, const T* targets, std::size_t n, const options<T>& opt = {},
+                 cudaStream_t stream = nullptr) {
+    impl::run_loss<T, impl::probabilities_element<false>, false>("bce_forward", input_kind::probabilities,
+                                                                 probabilities, targets, n, static_cast<T*>(nullptr),
+                                                                 opt, stream);
+}
+
+// As bce_forward, and d(loss)/d(probabilities) (ATen's backward, its 1e-12
+// floor of p(1-p) included) to grad_probabilities.
+template <class T>
+void bce_forward_backward(const T* probabilities, const T* targets, std::size_t n, T* grad_probabilities,
+                          const options<T>& opt = {}, cudaStream_t stream = nullptr) {
+    impl::run_loss<T, impl::probabilities_element<true>, true>("bce_forward_backward", input_kind::probabilities,
+                                                               probabilities, targets, n, grad_probabilities, opt,
+                                                               stream);
+}
+
+// out[i] = sigmoid(x[i]) for n elements (out may alias x).
+template <class T>
+void sigmoid(const T* x, std::size_t n, T* out, cudaStream_t stream = nullptr) {
+    impl::run_map<T, impl::sigmoid_op>("sigmoid", x, static_cast<const T*>(nullptr), n, out, stream);
+}
+
+// grad_in[i] = grad_out[i] * sigmoid(x[i]) * sigmoid(-x[i]) for n elements:
+// the gradient of sigmoid from its input, exact in the tails (grad_in may
+// alias x or grad_out).
+template <class T>
+void sigmoid_backward(const T* x, const T* grad_out, std::size_t n, T* grad_in, cudaStream_t stream = nullptr) {
+    if (n > 0 && grad_out == nullptr)
+        impl::fail("sigmoid_backward", "grad_out pointer is null with n > 0");
+    impl::run_map<T, impl::sigmoid_backward_op>("sigmoid_backward", x, grad_out, n, grad_in, stream);
+}
+
+// Launches the value checks of a loss call (inputs x are checked only for
+// probabilities) and leaves the answer in first[0..1] (device memory; the
+// encoding is find_invalid_kernel's: ULLONG_MAX for none, else the smallest
+// bad pos_weight class, and 4 i + k for the smallest bad element i).
+template <class T>
+void find_invalid(input_kind kind, const T* x, const T* y, std::size_t n, const options<T>& opt,
+                  unsigned long long* first, cudaStream_t stream = nullptr) {
+    constexpr const char* fn = "find_invalid";
+    if (first == nullptr) impl::fail(fn, "result pointer is null");
+    if (n > 0 && (y == nullptr || (kind == input_kind::probabilities && x == nullptr)))
+        impl::fail(fn, "input or target pointer is null with n > 0");
+    if (opt.pos_weight_size > 0 && opt.pos_weight == nullptr) impl::fail(fn, "pos_weight pointer is null");
+    impl::check_cuda(fn, "cudaMemsetAsync", cudaMemsetAsync(first, 0xff, 2 * sizeof(unsigned long long), stream));
+    const std::size_t most = n > opt.pos_weight_size ? n : opt.pos_weight_size;
+    if (most == 0) return;
+    impl::find_invalid_kernel<T><<<impl::grid_size<T>(most), impl::block_threads, 0, stream>>>(
+        kind == input_kind::probabilities ? x : nullptr, y, opt.weight, n, opt.pos_weight, opt.pos_weight_size,
+        first);
+    impl::check_cuda(fn, "kernel launch", cudaGetLastError());
+}
+
+// find_invalid, then waits for its answer and throws logitloss::cuda::error
+// naming the first bad value as the CPU kernels do (pos_weight first, then
+// the lowest element index). scratch: two unsigned long long of device
+// memory, or null to allocate them for the call.
+template <class T>
+void check_inputs(input_kind kind, const T* x, const T* y, std::size_t n, const options<T>& opt,
+                  cudaStream_t stream = nullptr, unsigned long long* scratch = nullptr) {
+    constexpr const char* fn = "check_inputs";
+    unsigned long long* first = scratch;
+    if (first == nullptr) {
+        void* mem = nullptr;
+        impl::check_cuda(fn, "cudaMallocAsync", cudaMallocAsync(&mem, 2 * sizeof(unsigned long long), stream));
+        first = static_cast<unsigned long long*>(mem);
+    }
+    unsigned long long found[2] = {0, 0};
+    try {
+        find_invalid(kind, x, y, n, opt, first, stream);
+    } catch (...) {
+        if (scratch == nullptr) static_cast<void>(cudaFreeAsync(first, stream));
+        throw;
+    }
+    cudaError_t e = cudaMemcpyAsync(found, first, sizeof found, cudaMemcpyDeviceToHost, stream);
+    if (scratch == nullptr) {
+        const cudaError_t freed = cudaFreeAsync(first, stream);
+        if (e == cudaSuccess) e = freed;
+    }
+    if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
+    impl::check_cuda(fn, "reading the check result", e);
+
+    constexpr unsigned long long none = ~0ull;
+    auto value_at = [&](const T* base, std::size_t i) {
+        T v{};
+        impl::check_cuda(fn, "reading the bad value",
+                         cudaMemcpyAsync(&v, base + i, sizeof v, cudaMemcpyDeviceToHost, stream));
+        impl::check_cuda(fn, "reading the bad value", cudaStreamSynchronize(stream));
+        return impl::describe(v);
+    };
+    const std::string prefix = std::string("logitloss::cuda::check_inputs: ");
+    if (found[0] != none) {
+        const auto c = static_cast<std::size_t>(found[0]);
+        throw error(prefix + "pos_weight at index " + std::to_string(c) + " is " + value_at(opt.pos_weight, c) +
+                        ", must be >= 0",
+                    cudaErrorInvalidValue, c);
+    }
+    if (found[1] != none) {
+        const auto i = static_cast<std::size_t>(found[1] / 4);
+        switch (found[1] % 4) {
+            case 0:
+                throw error(prefix + "probability at index " + std::to_string(i) + " is " + value_at(x, i) +
+                                ", must be in [0, 1]",
+                            cudaErrorInvalidValue, i);
+            case 1:
+                throw error(prefix + "target at index " + std::to_string(i) + " is " + value_at(y, i) +
+                                ", must be in [0, 1]",
+                            cudaErrorInvalidValue, i);
+            default:
+                throw error(prefix + "weight at index " + std::to_string(i) + " is " + value_at(opt.weight, i) +
+                                ", must be >= 0",
+                            cudaErrorInvalidValue, i);
+        }
+    }
+}
+
+}  // namespace cuda
+LOGITLOSS_NAMESPACE_END
