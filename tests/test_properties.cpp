@@ -78,7 +78,7 @@ T ulp(T v) {
 template <class T>
 std::string hex(T v) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%a", static_cast<double>(v));
+    std::snprintf(buf, sizeof buf, "%a", static_cast<double>(v));  // exact for float and double
     return buf;
 }
 
@@ -515,7 +515,10 @@ TEST_CASE_TEMPLATE("property: sum and mean equal the documented accumulator over
                  }
                  EXPECT(same(sum.grad, none.grad), at);  // sum's gradient is the element gradient
                  if (b.size() > 0) {
-                     EXPECT(same_bits(mean.result, T(sum.result / static_cast<T>(b.size()))), at);
+                     const T expected_mean = sum.result / static_cast<T>(b.size());
+                     EXPECT(same_bits(mean.result, expected_mean),
+                            "n = " + std::to_string(b.size()) + ": mean " + hex(mean.result) + " vs sum / n " +
+                                hex(expected_mean));
                  } else {
                      EXPECT(std::isnan(mean.result) && sum.result == 0, at);
                  }

@@ -361,6 +361,70 @@ Tensor sigmoid(const Tensor& input) {
     return sigmoid_of(input.contiguous());
 }
 
+// ---- Sigmoid with ATen's semantics ------------------------------------------
+
+namespace {
+
+constexpr const char* sigmoid_aten_name = "logitloss::torch_ops::sigmoid_aten";
+
+void check_aten_device(const Tensor& input) {
+    // Both directions run on ATen's kernels on CUDA, so a build without the
+    // CUDA path still takes CUDA tensors here.
+    TORCH_CHECK(input.device().is_cpu() || input.device().is_cuda(), sigmoid_aten_name, ": input is on ",
+                input.device(), "; only CPU and CUDA tensors are supported");
+}
+
+// ATen's sigmoid_backward on the CPU is grad * (1 - y) * y, evaluated left to
+// right with every product rounded (its vectorised and scalar paths alike).
+// Written out here so that the test proves the formula, not a call to it;
+// there is no a*b+c for the compiler to contract into an fma.
+template <class T>
+void aten_sigmoid_backward(const T* grad, const T* y, T* out, std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) out[i] = grad[i] * (T(1) - y[i]) * y[i];
+}
+
+Tensor aten_sigmoid_backward_of(const Tensor& y, const Tensor& grad) {
+    const Tensor g = grad.to(y.scalar_type()).contiguous();
+    if (y.is_cuda()) return g * (1 - y) * y;  // ATen's kernels, in the CUDA kernel's order
+    Tensor out = at::empty(y.sizes(), y.options());
+    // Elementwise: the thread count changes no bit.
+    at::parallel_for(0, y.numel(), 1 << 15, [&](std::int64_t begin, std::int64_t end) {
+        if (y.scalar_type() == at::kDouble)
+            aten_sigmoid_backward(g.data_ptr<double>(), y.data_ptr<double>(), out.data_ptr<double>(), begin, end);
+        else
+            aten_sigmoid_backward(g.data_ptr<float>(), y.data_ptr<float>(), out.data_ptr<float>(), begin, end);
+    });
+    return out;
+}
+
+}  // namespace
+
+Tensor SigmoidATen::forward(torch::autograd::AutogradContext* ctx, const Tensor& input) {
+    check_dtype(sigmoid_aten_name, "input", input);
+    check_aten_device(input);
+    // The output is saved, as ATen saves it: its rounding to 0 or 1 is what
+    // makes the gradient vanish.
+    Tensor y = at::sigmoid(input.contiguous());
+    ctx->save_for_backward({y});
+    return y;
+}
+
+torch::autograd::variable_list SigmoidATen::backward(torch::autograd::AutogradContext* ctx,
+                                                     torch::autograd::variable_list grad_outputs) {
+    check_not_double_backward(sigmoid_aten_name);
+    const auto saved = ctx->get_saved_variables();
+    const Tensor& grad = grad_outputs.at(0);
+    if (!grad.defined()) return {Tensor()};
+    return {aten_sigmoid_backward_of(saved.at(0), grad)};
+}
+
+Tensor sigmoid_aten(const Tensor& input) {
+    if (torch::GradMode::is_enabled() && input.defined() && input.requires_grad()) return SigmoidATen::apply(input);
+    check_dtype(sigmoid_aten_name, "input", input);
+    check_aten_device(input);
+    return at::sigmoid(input.contiguous());
+}
+
 // ---- BCE on probabilities --------------------------------------------------
 
 Tensor BCE::forward(torch::autograd::AutogradContext* ctx, const Tensor& input, const Tensor& target,

@@ -54,6 +54,23 @@ struct Sigmoid : torch::autograd::Function<Sigmoid> {
                                                    torch::autograd::variable_list grad_outputs);
 };
 
+// sigmoid with ATen's semantics, for runs that must reproduce torch.sigmoid
+// followed by BCELoss with these functions (the studies' --loss-impl ours).
+// Forward is ATen's own sigmoid, which in float32 rounds to exactly 1 from
+// x = 16.64 on and to 0 below -88.72 (thresholds<float>::naive_sigmoid_one
+// and _zero in diagnostics.hpp). Backward is ATen's sigmoid_backward
+// formula on the saved output y, grad * (1 - y) * y, in ATen's order of
+// operations, so it has the bits of torch's (tested on the CPU) and is
+// exactly 0 wherever y rounded to 0 or 1: the dead gradient the studies
+// show. Sigmoid above is the accurate one. CPU and CUDA tensors (CUDA
+// needs no CUDA build of this library: both directions are ATen's own
+// elementwise kernels there).
+struct SigmoidATen : torch::autograd::Function<SigmoidATen> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grad_outputs);
+};
+
 // torch::binary_cross_entropy on probabilities: loss and gradient as ATen
 // computes them (log clamped at -100, p(1-p) floored at 1e-12), exactly.
 struct BCE : torch::autograd::Function<BCE> {
@@ -78,6 +95,8 @@ struct BCEWithLogits : torch::autograd::Function<BCEWithLogits> {
 // The functions by torch::nn::functional's names (reduction "none", "sum"
 // or "mean", as in PyTorch); an absent or undefined weight is no weight.
 torch::Tensor sigmoid(const torch::Tensor& input);
+// SigmoidATen's function: records it when the input requires grad.
+torch::Tensor sigmoid_aten(const torch::Tensor& input);
 
 torch::Tensor binary_cross_entropy(const torch::Tensor& input, const torch::Tensor& target,
                                    const c10::optional<torch::Tensor>& weight = c10::nullopt,

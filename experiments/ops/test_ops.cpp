@@ -45,6 +45,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -501,6 +502,65 @@ TEST_CASE("contiguity, the forward-only path, empty inputs") {
         torch::sigmoid(b).backward(torch::ones({1}));
         CHECK(b.grad().item<float>() == 0.f);
         CHECK(a.grad().item<float>() == doctest::Approx(std::exp(-20.0)).epsilon(1e-6));
+    }
+}
+
+// The bits of a tensor, for comparisons that tell -0 from +0 and see every
+// ulp (torch::equal compares values).
+Tensor bits_of(const Tensor& t) {
+    const Tensor c = t.detach().contiguous();
+    return c.view(c.scalar_type() == torch::kDouble ? torch::kLong : torch::kInt);
+}
+
+TEST_CASE("sigmoid_aten: torch's sigmoid forward and sigmoid_backward, bit for bit on the CPU") {
+    const double inf = std::numeric_limits<double>::infinity();
+    SUBCASE("float32 and float64, forward and backward")
+    for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+        INFO("dtype " << dtype);
+        torch::manual_seed(13);
+        // Both dead zones of each dtype and their edges (diagnostics.hpp),
+        // the epsilon floor of BCELoss's backward (ln 1e-12 = -27.63), the
+        // infinities, then random logits at three scales.
+        const std::vector<double> edges = {0.0,   -0.0,   1.0,   -1.0,    16.6355,  16.6355324, 16.64,    17.0,
+                                           17.3286794841963,  20.0,   36.7368005696771, 37.43,   50.0,     1e3,
+                                           -16.64, -27.63, -88.72, -88.7228394,       -89.0,   -103.97,  -104.0,
+                                           -709.78, -745.2, -1e6,  inf,   -inf};
+        const Tensor x = torch::cat({torch::tensor(edges, torch::dtype(dtype)), torch::randn({4000}, dtype) * 4,
+                                     torch::randn({4000}, dtype) * 40, (torch::rand({4000}, dtype) - 0.5) * 2000});
+        const Tensor g = torch::randn(x.sizes(), dtype);
+        Tensor a = x.clone().requires_grad_(true), b = x.clone().requires_grad_(true);
+        const Tensor ya = ops::sigmoid_aten(a), yb = torch::sigmoid(b);
+        ya.backward(g);
+        yb.backward(g);
+        CHECK(torch::equal(bits_of(ya), bits_of(yb)));
+        CHECK(torch::equal(bits_of(a.grad()), bits_of(b.grad())));
+        CHECK(torch::equal(bits_of(a.grad()), bits_of(at::sigmoid_backward(g, yb))));
+        // A transposed input and a grad_output that is not contiguous: the
+        // bits of torch on a contiguous copy of the input. (torch's own
+        // float64 forward on the strided input can differ by an ulp: its
+        // strided loop calls std::exp, its contiguous one a vectorised exp.)
+        Tensor c = x.reshape({-1, 2}).t().requires_grad_(true);
+        Tensor d = x.reshape({-1, 2}).t().contiguous().requires_grad_(true);
+        const Tensor gt = g.reshape({-1, 2}).t();
+        ops::sigmoid_aten(c).backward(gt);
+        torch::sigmoid(d).backward(gt);
+        CHECK(torch::equal(bits_of(c.grad()), bits_of(d.grad())));
+        // No grad: the plain forward.
+        torch::NoGradGuard no_grad;
+        CHECK(torch::equal(bits_of(ops::sigmoid_aten(x)), bits_of(torch::sigmoid(x))));
+    }
+    SUBCASE("the float32 dead zone: exactly 0 from x = 16.64, where Sigmoid keeps the tail") {
+        Tensor a = torch::full({1}, 16.64f).requires_grad_(true), b = torch::full({1}, 16.64f).requires_grad_(true);
+        ops::sigmoid_aten(a).backward(torch::ones({1}));
+        ops::sigmoid(b).backward(torch::ones({1}));
+        CHECK(a.grad().item<float>() == 0.f);
+        CHECK(b.grad().item<float>() > 0.f);
+    }
+    SUBCASE("errors") {
+        CHECK_ERROR(ops::sigmoid_aten(torch::zeros({2}, torch::kLong)), "input has dtype Long");
+        Tensor a = torch::zeros({2}).requires_grad_(true);
+        const Tensor y = ops::sigmoid_aten(a).sum();
+        CHECK_ERROR(torch::autograd::grad({y}, {a}, {}, true, true), "double backward");
     }
 }
 
