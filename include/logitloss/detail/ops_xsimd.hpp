@@ -122,10 +122,14 @@ struct ops<xsimd::batch<S, A>> {
             return xsimd::to_float(v);
     }
 
+    // 2^k for integral k in the normal exponent range. NaN lanes (callers
+    // only pass NaN where the result is NaN anyway) are set to 0 first:
+    // converting NaN to an integer is undefined behaviour.
     static LOGITLOSS_INLINE B pow2(B k) noexcept {
         constexpr int mb = float_bits<S>::mantissa_bits;
-        const B biased = k + B(S(float_bits<S>::exponent_bias));  // in [1, bias]: exact
-        const B shifted = biased * B(S(uint(1) << mb));            // (k + bias) 2^mb, exact
+        const B defined = xsimd::select(k == k, k, B(S(0)));
+        const B biased = defined + B(S(float_bits<S>::exponent_bias));  // in [1, bias]: exact
+        const B shifted = biased * B(S(uint(1) << mb));                  // (k + bias) 2^mb, exact
         return xsimd::bitwise_cast<B>(to_int(shifted));
     }
 
