@@ -117,7 +117,7 @@ TEST_CASE("constants: inverse factorials are correctly rounded") {
 
 TEST_CASE("constants: the ATen BCELoss clamp and epsilon") {
     CHECK(ll::detail::aten_bce<float>::log_clamp() == -100.f);
-    CHECK(ll::detail::aten_bce<double>::grad_epsilon() == 1e-12);
+    CHECK(ll::detail::aten_bce<double>::grad_epsilon() == static_cast<double>(1e-12f));  // ATen's float EPSILON
     CHECK(ll::detail::aten_bce<float>::grad_epsilon() == 1e-12f);
 }
 

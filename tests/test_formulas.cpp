@@ -169,9 +169,9 @@ TEST_CASE_TEMPLATE("bce on probabilities: ATen formula, clamp and epsilon", T, f
     CHECK(ll::bce(T(0), T(0)) == T(0));
     CHECK(ll::bce(T(1), T(1)) == T(0));
     CHECK(ll::bce(T(0), T(0.25)) == T(25));
-    // Gradient: (p - y) / max(p (1 - p), 1e-12).
-    CHECK(ll::bce_grad(T(0), T(1)) == T(-1) / T(1e-12));
-    CHECK(ll::bce_grad(T(1), T(0)) == T(1) / T(1e-12));
+    // Gradient: (p - y) / max(p (1 - p), 1e-12f) (ATen's floor is a float constant).
+    CHECK(ll::bce_grad(T(0), T(1)) == T(-1) / T(1e-12f));
+    CHECK(ll::bce_grad(T(1), T(0)) == T(1) / T(1e-12f));
     CHECK(ll::bce_grad(T(0), T(0)) == T(0));
     CHECK(ll::bce_grad(T(0.5), T(0.5)) == T(0));
     CHECK(ll::bce_grad(T(0.5), T(1)) == T(-2));
@@ -182,7 +182,7 @@ TEST_CASE_TEMPLATE("bce on probabilities: ATen formula, clamp and epsilon", T, f
         const T p = static_cast<T>(u(rng)), y = static_cast<T>(u(rng));
         const long double pl = p, yl = y;
         const long double loss = -(yl * std::max(std::log(pl), -100.0L) + (1 - yl) * std::max(std::log1p(-pl), -100.0L));
-        const long double grad = (pl - yl) / std::max(pl * (1 - pl), static_cast<long double>(T(1e-12)));
+        const long double grad = (pl - yl) / std::max(pl * (1 - pl), static_cast<long double>(T(1e-12f)));
         CHECK(std::fabs(ll::bce(p, y) - loss) <= 4 * std::numeric_limits<T>::epsilon() * std::fabs(loss) + 1e-300L);
         CHECK(ulp_distance(ll::bce_grad(p, y), static_cast<T>(grad)) <= 1);
     }

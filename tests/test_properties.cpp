@@ -597,7 +597,7 @@ TEST_CASE("testing_mpfr.hpp: exact values") {
     CHECK(ref::bce(1.0, 0.0) == 100.0);
     CHECK(ref::bce(0.5, 0.25) == 0x1.62e42fefa39efp-1);
     CHECK(ref::bce_grad(0.5, 1.0) == -2.0);
-    CHECK(ref::bce_grad(0.0, 1.0) == -1e12);
+    CHECK(ref::bce_grad(0.0, 1.0) == -1.0 / static_cast<double>(1e-12f));  // ATen's floor is 1e-12f
     CHECK(std::isnan(ref::bce(0.5, std::numeric_limits<double>::quiet_NaN())));
 }
 

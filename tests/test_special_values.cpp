@@ -64,7 +64,7 @@ std::vector<row<T>> table() {
     const T nan = std::numeric_limits<T>::quiet_NaN();
     const T tiny = std::numeric_limits<T>::denorm_min();
     const T ln2 = T(0.693147180559945309417232121458176568L);
-    const T big = T(1) / T(1e-12);
+    const T big = T(1) / T(1e-12f);  // ATen's gradient floor, a float constant
     (void)tiny;
     return {
         // sigmoid

@@ -159,10 +159,10 @@ template <class T>
     return O::select(valid, loss, T(detail::quiet_nan<S>()));
 }
 
-// PyTorch BCELoss backward per element, d/dp: (p - y) / max(p(1-p), 1e-12)
-// with ATen's epsilon. Within 1 ulp of that formula evaluated exactly
-// (numerator and denominator are formed exactly, one correctly rounded
-// division). p outside [0,1] or NaN -> NaN.
+// PyTorch BCELoss backward per element, d/dp: (p - y) / max(p(1-p), 1e-12f)
+// with ATen's epsilon (a float constant, for double too). Within 1 ulp of
+// that formula evaluated exactly (numerator and denominator are formed
+// exactly, one correctly rounded division). p outside [0,1] or NaN -> NaN.
 template <class T>
 [[nodiscard]] LOGITLOSS_HD inline T bce_grad(T p, T y) noexcept {
     using O = detail::ops<T>;

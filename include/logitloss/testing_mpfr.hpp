@@ -158,15 +158,16 @@ inline bool any_nan(double a, double b, double c = 0.0) noexcept {
     mpfr_neg(a.get(), a.get(), MPFR_RNDN);
     return a.rounded();
 }
-// ATen's BCELoss gradient: (p - y) / max(p (1 - p), 1e-12), exactly, with
-// the floor in double (ATen's EPSILON for a double tensor).
+// ATen's BCELoss gradient: (p - y) / max(p (1 - p), 1e-12f), exactly (ATen's
+// EPSILON is a float constant, also for a double tensor).
 [[nodiscard]] inline double bce_grad(double p, double y) {
     using mpfr_detail::number;
     if (mpfr_detail::any_nan(p, y)) return std::numeric_limits<double>::quiet_NaN();
     number q(mpfr_detail::exact_bits, p), d(mpfr_detail::exact_bits), num(mpfr_detail::exact_bits, p);
     mpfr_ui_sub(d.get(), 1, q.get(), MPFR_RNDN);       // 1 - p, exact
     mpfr_mul(d.get(), d.get(), q.get(), MPFR_RNDN);    // p (1 - p), exact
-    if (mpfr_cmp_d(d.get(), 1e-12) < 0) mpfr_set_d(d.get(), 1e-12, MPFR_RNDN);
+    constexpr double floor = static_cast<double>(1e-12f);
+    if (mpfr_cmp_d(d.get(), floor) < 0) mpfr_set_d(d.get(), floor, MPFR_RNDN);
     mpfr_sub_d(num.get(), num.get(), y, MPFR_RNDN);    // p - y, exact
     mpfr_div(q.get(), num.get(), d.get(), MPFR_RNDN);  // one rounding to exact_bits, then one to double
     return q.rounded();

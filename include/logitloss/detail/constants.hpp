@@ -63,11 +63,13 @@ struct constants<double> {
 };
 
 // PyTorch BCELoss constants (ATen, aten/src/ATen/native/Loss.cpp): the log
-// clamp and the denominator floor of the backward.
+// clamp and the denominator floor of the backward. ATen declares the floor
+// as a float constant (1e-12f), so a double tensor's floor is
+// double(1e-12f) = 9.999999960041972e-13, not 1e-12.
 template <class S>
 struct aten_bce {
     LOGITLOSS_HD static constexpr S log_clamp() noexcept { return S(-100); }
-    LOGITLOSS_HD static constexpr S grad_epsilon() noexcept { return S(1e-12); }
+    LOGITLOSS_HD static constexpr S grad_epsilon() noexcept { return S(1e-12f); }
 };
 
 }  // namespace detail
