@@ -1,0 +1,40 @@
+# Runs one study of logitloss_experiments and checks what it leaves:
+#   cmake -DPROGRAM=... -DSTUDY=... -DOUT=dir [-DDATA=dir [-DFRESH_DATA=ON]] [-DARGS="..."]
+#         [-DEXPECT=regex] [-DGNUPLOT=path] -P check_study.cmake
+# Exit status 0, <OUT>/<STUDY>.md and .csv present and not empty, and
+# <STUDY>.png as well when gnuplot is installed; with EXPECT, <STUDY>.md
+# matches that regular expression. OUT is emptied first, and with FRESH_DATA
+# the DATA folder too (the study is to write it: --synthetic).
+file(REMOVE_RECURSE "${OUT}")
+separate_arguments(_args UNIX_COMMAND "${ARGS}")
+set(_data)
+if(DATA)
+    set(_data --data "${DATA}")
+    if(FRESH_DATA)
+        file(REMOVE_RECURSE "${DATA}")
+    endif()
+endif()
+execute_process(COMMAND "${PROGRAM}" ${STUDY} ${_args} ${_data} --out "${OUT}" RESULT_VARIABLE _status)
+if(NOT _status EQUAL 0)
+    message(FATAL_ERROR "logitloss_experiments ${STUDY} exited with status ${_status}")
+endif()
+set(_files "${OUT}/${STUDY}.md" "${OUT}/${STUDY}.csv")
+if(GNUPLOT)
+    list(APPEND _files "${OUT}/${STUDY}.png")
+endif()
+foreach(_file IN LISTS _files)
+    if(NOT EXISTS "${_file}")
+        message(FATAL_ERROR "missing ${_file}")
+    endif()
+    file(SIZE "${_file}" _size)
+    if(_size EQUAL 0)
+        message(FATAL_ERROR "empty ${_file}")
+    endif()
+    message(STATUS "${_file}: ${_size} bytes")
+endforeach()
+if(EXPECT)
+    file(READ "${OUT}/${STUDY}.md" _report)
+    if(NOT _report MATCHES "${EXPECT}")
+        message(FATAL_ERROR "${OUT}/${STUDY}.md does not match '${EXPECT}'")
+    endif()
+endif()
