@@ -173,9 +173,13 @@ std::string command_output(const std::string& command) {
     return text;
 }
 
-// The checkout's commit, read when the report is written (the binary may be
-// older than the tree); the one CMake saw at configure time otherwise.
+// LOGITLOSS_COMMIT when set (a copy of the tree without .git, as on a
+// machine the tree is shipped to); else the checkout's commit, read when the
+// report is written (the binary may be older than the tree); else the one
+// CMake saw at configure time.
 std::string git_commit() {
+    if (const char* given = std::getenv("LOGITLOSS_COMMIT"); given != nullptr && *given != '\0')
+        return std::string(given) + " (LOGITLOSS_COMMIT)";
 #if defined(LOGITLOSS_STUDIES_SOURCE_DIR)
     const std::string dir = shell_quote(LOGITLOSS_STUDIES_SOURCE_DIR);
     std::string head = command_output("git -C " + dir + " rev-parse HEAD 2>/dev/null");
