@@ -41,6 +41,7 @@
 //    same bits as one.
 #include <logitloss/dispatch.hpp>
 #include <logitloss/kernels.hpp>
+#include <logitloss/testing.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -81,20 +82,16 @@ bool on_probabilities(fn_id f) { return f == fn_id::bce_fwd || f == fn_id::bce_f
 
 // ---- bits -----------------------------------------------------------------
 
-template <class T>
-using bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+using logitloss::testing::bits_t;
+using logitloss::testing::ulp_distance;
 
 template <class T>
 bits_t<T> to_bits(T v) {
-    bits_t<T> b;
-    std::memcpy(&b, &v, sizeof b);
-    return b;
+    return logitloss::testing::detail::bits_of(v);
 }
 template <class T>
 T from_bits(bits_t<T> b) {
-    T v;
-    std::memcpy(&v, &b, sizeof v);
-    return v;
+    return logitloss::testing::detail::from_bits<T>(b);
 }
 
 // A signalling NaN: arithmetic only ever returns quiet NaNs, so an output
@@ -106,20 +103,6 @@ bits_t<T> canary() {
     } else {
         return 0x7FF4A5A5A5A5A5A5ull;
     }
-}
-
-// Ordered integer image of a float: adjacent floats differ by 1, +0 == -0.
-template <class T>
-std::int64_t ordered(T v) {
-    using S = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
-    const S s = static_cast<S>(to_bits(v));
-    return s < 0 ? static_cast<std::int64_t>(std::numeric_limits<S>::min() - s) : static_cast<std::int64_t>(s);
-}
-template <class T>
-std::uint64_t ulp_distance(T a, T b) {
-    const std::int64_t x = ordered(a), y = ordered(b);
-    return x > y ? static_cast<std::uint64_t>(x) - static_cast<std::uint64_t>(y)
-                 : static_cast<std::uint64_t>(y) - static_cast<std::uint64_t>(x);
 }
 
 template <class T>

@@ -12,43 +12,22 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <logitloss/testing.hpp>
+
 namespace support {
 
-template <class T>
-using bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-template <class T>
-using sbits_t = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+// The bit helpers and the ULP distance are the public testing header's
+// (logitloss/testing.hpp): the suite uses what users are offered.
+using logitloss::testing::bits_t;
+using logitloss::testing::ulp_distance;
 
 template <class T>
 bits_t<T> to_bits(T v) {
-    bits_t<T> b;
-    std::memcpy(&b, &v, sizeof b);
-    return b;
+    return logitloss::testing::detail::bits_of(v);
 }
 template <class T>
 T from_bits(bits_t<T> b) {
-    T v;
-    std::memcpy(&v, &b, sizeof v);
-    return v;
-}
-
-// Position of v on a line where consecutive values of T are one apart and
-// +0 and -0 coincide.
-template <class T>
-sbits_t<T> ordinal(T v) {
-    const bits_t<T> b = to_bits(v);
-    const bits_t<T> sign = bits_t<T>(1) << (sizeof(T) * 8 - 1);
-    return (b & sign) ? -static_cast<sbits_t<T>>(b & ~sign) : static_cast<sbits_t<T>>(b);
-}
-
-// Distance in representable steps; 0 when both are NaN, the maximum when
-// exactly one is.
-template <class T>
-bits_t<T> ulp_distance(T a, T b) {
-    if (std::isnan(a) || std::isnan(b))
-        return std::isnan(a) && std::isnan(b) ? 0 : std::numeric_limits<bits_t<T>>::max();
-    const sbits_t<T> d = ordinal(a) - ordinal(b);
-    return static_cast<bits_t<T>>(d < 0 ? -d : d);
+    return logitloss::testing::detail::from_bits<T>(b);
 }
 
 // The float next to r in the direction of `up` (r finite).
@@ -90,7 +69,7 @@ inline void ulp_errors_f32(const float* got, const double* ref, std::uint32_t* e
         std::uint32_t gb, rb;
         std::memcpy(&gb, &got[i], 4);
         std::memcpy(&rb, &r, 4);
-        // ordinals as in ordinal(), branch-free
+        // positions on the line of floats (+0 and -0 together), branch-free
         const std::uint32_t gm = gb & 0x7fffffffu, rm = rb & 0x7fffffffu;
         const std::int64_t og = (gb >> 31) ? -std::int64_t(gm) : std::int64_t(gm);
         const std::int64_t orr = (rb >> 31) ? -std::int64_t(rm) : std::int64_t(rm);

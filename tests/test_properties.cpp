@@ -29,6 +29,8 @@
 #include <logitloss/testing/rapidcheck.hpp>
 #include <logitloss/testing_mpfr.hpp>
 
+#include "support.hpp"
+
 namespace ll = logitloss;
 namespace lt = logitloss::testing;
 namespace lg = logitloss::testing::gen;
@@ -484,11 +486,7 @@ bool same(const std::vector<T>& a, const std::vector<T>& b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](T u, T v) { return same_bits(u, v); });
 }
 
-constexpr bool simd_has_fma() {
-    using A = xsimd::default_arch;
-    return std::is_base_of<xsimd::avx512f, A>::value || std::is_same<A, xsimd::fma3<xsimd::avx2>>::value ||
-           std::is_same<A, xsimd::fma3<xsimd::avx>>::value || std::is_same<A, xsimd::fma3<xsimd::sse4_2>>::value;
-}
+constexpr bool simd_has_fma() { return support::arch_has_fma<xsimd::default_arch>(); }
 
 }  // namespace
 
