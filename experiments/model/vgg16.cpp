@@ -37,26 +37,18 @@ void check(const vgg16_options& o) {
         throw std::invalid_argument("VGG16: dropout must be in [0, 1), got " + std::to_string(o.dropout));
 }
 
-// Weights of a layer followed by a ReLU, and of the last layer.
-void init_hidden(torch::Tensor& w, torch::Tensor& b, init i) {
+// Weights of a layer followed by a ReLU (last = false) or of the last layer.
+void init_layer(torch::Tensor& w, torch::Tensor& b, init i, bool last) {
     torch::NoGradGuard no_grad;
+    if (i == init::torch) return;
     if (i == init::raschka) {
         torch::nn::init::normal_(w, 0.0, 0.05);
-        torch::nn::init::zeros_(b);
-    } else if (i == init::proper) {
-        torch::nn::init::kaiming_normal_(w, 0.0, torch::kFanIn, torch::kReLU);
-        torch::nn::init::zeros_(b);
-    }
-}
-void init_last(torch::Tensor& w, torch::Tensor& b, init i) {
-    torch::NoGradGuard no_grad;
-    if (i == init::raschka) {
-        torch::nn::init::normal_(w, 0.0, 0.05);
-        torch::nn::init::zeros_(b);
-    } else if (i == init::proper) {
+    } else if (last) {
         torch::nn::init::xavier_uniform_(w);
-        torch::nn::init::zeros_(b);
+    } else {
+        torch::nn::init::kaiming_normal_(w, 0.0, torch::kFanIn, torch::kReLU);
     }
+    torch::nn::init::zeros_(b);
 }
 
 }  // namespace
@@ -70,7 +62,7 @@ VGG16Impl::VGG16Impl(const vgg16_options& options) : options_(options) {
         const std::int64_t out = scaled(blocks[b][0], options_.width);
         for (int c = 0; c < blocks[b][1]; ++c) {
             auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1));
-            init_hidden(conv->weight, conv->bias, options_.initialization);
+            init_layer(conv->weight, conv->bias, options_.initialization, false);
             features_->push_back(conv);
             convs_.emplace_back("conv" + std::to_string(b + 1) + "_" + std::to_string(c + 1), conv);
             if (options_.batch_norm) features_->push_back(torch::nn::BatchNorm2d(out));
@@ -87,9 +79,9 @@ VGG16Impl::VGG16Impl(const vgg16_options& options) : options_(options) {
     out_ = register_module("fc3", torch::nn::Linear(hidden, 1));
     drop1_ = register_module("drop1", torch::nn::Dropout(options_.dropout));
     drop2_ = register_module("drop2", torch::nn::Dropout(options_.dropout));
-    init_hidden(fc1_->weight, fc1_->bias, options_.initialization);
-    init_hidden(fc2_->weight, fc2_->bias, options_.initialization);
-    init_last(out_->weight, out_->bias, options_.initialization);
+    init_layer(fc1_->weight, fc1_->bias, options_.initialization, false);
+    init_layer(fc2_->weight, fc2_->bias, options_.initialization, false);
+    init_layer(out_->weight, out_->bias, options_.initialization, true);
 }
 
 torch::Tensor VGG16Impl::forward(torch::Tensor x) {
