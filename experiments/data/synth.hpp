@@ -5,11 +5,11 @@
 // eyes, eyebrows, nose and mouth, on a varied background; jittered position,
 // size, rotation, colours, lighting and noise) of CelebA's aligned size,
 // 178 x 218. The Smiling attribute (column 31) is the only one the picture
-// shows: the mouth is a small arc, 12-20 % of the face width, whose corners
-// turn up (smiling, label 1) or down (label 0); its size, curvature,
-// thickness and position vary independently of the label, and the eyebrows
-// are arcs too, so a network has to find the mouth. The other 39 attributes
-// are random +-1. Classes are balanced (probability 1/2 each).
+// shows: the mouth, 30-42 % of the face width, is an open smile showing
+// teeth (label 1) or closed lips, straight to turned down (label 0); its
+// size, place, colour and the lighting vary independently of the label, and
+// the eyebrows are arcs too, so a network has to find the mouth. The other
+// 39 attributes are random +-1. Classes are balanced (probability 1/2 each).
 //
 // Everything is a function of (seed, image index) through the generator's
 // own PRNG (xoshiro256** seeded by splitmix64, never the std:: distributions,
