@@ -27,6 +27,7 @@
 //   CUDA        when this build has the CUDA path and a GPU is present: the
 //               same checks on CUDA tensors against the CPU results, run to
 //               run reproducibility of the reduction, unaligned inputs.
+//               Skipped otherwise, a failure with LOGITLOSS_TEST_REQUIRE_CUDA=1.
 #include "ops/ops.hpp"
 
 // LibTorch brings glog, whose CHECK macros would shadow doctest's.
@@ -42,6 +43,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <random>
@@ -609,6 +611,10 @@ TEST_CASE("errors: dtype, device, shape, broadcasting, values, gradients") {
 TEST_CASE("CUDA tensors against the CPU results (needs the CUDA build and a GPU)") {
     if (!ops::cuda_enabled() || !torch::cuda::is_available()) {
         const std::string why = ops::cuda_enabled() ? "no CUDA device" : "built without LOGITLOSS_EXPERIMENTS_CUDA";
+        // Where the GPU is the point (scripts/experiments on a CUDA machine
+        // sets it), a skip would hide that nothing ran.
+        const char* required = std::getenv("LOGITLOSS_TEST_REQUIRE_CUDA");
+        if (required != nullptr && std::string(required) == "1") FAIL("LOGITLOSS_TEST_REQUIRE_CUDA=1, but " << why);
         MESSAGE("skipped: " << why);
         return;
     }
