@@ -74,12 +74,13 @@ enum group : unsigned {
     learned = 1u << 7,
     kernels = 1u << 8,
     lr_list = 1u << 9,
+    budget = 1u << 10,  // train, fixes
 };
 
 unsigned groups_of(const std::string& study) {
     if (study == "lockstep") return all | model | compare | lr_list | init_choice;
-    if (study == "train") return all | model | test_set | seeds | init_choice | lr_list;
-    if (study == "fixes") return all | model | test_set | init_choice | learned;
+    if (study == "train") return all | model | test_set | seeds | init_choice | lr_list | budget;
+    if (study == "fixes") return all | model | test_set | init_choice | learned | budget;
     if (study == "layers") return all | model | init_choice | lr_choice;
     if (study == "kernels") return all | kernels;
     return all;
@@ -145,8 +146,8 @@ const std::vector<option_def>& options() {
              s.seed = static_cast<std::uint64_t>(parse_integer("--seed", v, 0));
          }},
         {"--size", "toy|full",
-         "preset: toy (width 1/16, input 32, seconds on a CPU) or full (width 1, input 128, batch 256, "
-         "sized for 9 minutes on an H100); default toy",
+         "preset: toy (width 1/16, input 32, seconds on a CPU) or full (the original VGG16: width 1, input 128, "
+         "batch 256; for a GPU); default toy",
          all,
          [](st::settings& s, const std::string& v) {
              if (v == "toy")
@@ -228,6 +229,13 @@ const std::vector<option_def>& options() {
          }},
         {"--learned-at", "PCT", "test accuracy (%) from which a run has learned (default 60)", learned,
          [](st::settings& s, const std::string& v) { s.learned_at = parse_number("--learned-at", v, 0, true); }},
+        {"--time-budget", "SECONDS",
+         "fit the steps per run so that the study ends within SECONDS of its start, from the measured time of a "
+         "step and of an evaluation (at most the preset's steps, or --steps)",
+         budget,
+         [](st::settings& s, const std::string& v) {
+             s.time_budget = parse_number("--time-budget", v, 0, false);
+         }},
         {"--reps", "R", "override the preset: timed repetitions per size", kernels,
          [](st::settings& s, const std::string& v) {
              s.reps = static_cast<int>(parse_integer("--reps", v, 1));

@@ -45,8 +45,9 @@ plan resolve(const settings& s, bool cuda) {
     const bool toy = s.size == preset::toy;
     plan p;
     // toy: a model small enough that a step takes milliseconds on one core;
-    // full: the original experiment's model, input and batch (see README.md
-    // for the arithmetic of the 9-minute budget behind the step counts).
+    // full: the original experiment's model, input and batch. lockstep and
+    // layers need only the first steps; the step counts of train and fixes
+    // are the most that --time-budget fits (see README.md, "Sizes").
     p.width = toy ? 1.0 / 16 : 1.0;
     p.input = toy ? 32 : 128;
     p.batch = toy ? 16 : 256;
@@ -54,10 +55,10 @@ plan resolve(const settings& s, bool cuda) {
     p.test_images = toy ? 32 : 2560;
     p.seeds = 1;
     const std::string& st = s.study;
-    if (st == "lockstep") p.steps = toy ? 4 : 50;
-    if (st == "layers") p.steps = toy ? 4 : 50;
-    if (st == "train") p.steps = toy ? 3 : 80;
-    if (st == "fixes") p.steps = toy ? 3 : 120;
+    if (st == "lockstep") p.steps = toy ? 4 : 30;
+    if (st == "layers") p.steps = toy ? 4 : 20;
+    if (st == "train") p.steps = toy ? 3 : 240;
+    if (st == "fixes") p.steps = toy ? 3 : 240;
     if (st == "kernels") {
         p.reps = toy ? 5 : 20;
         p.min_n = toy ? (1u << 14) : (1u << 20);
@@ -74,7 +75,12 @@ plan resolve(const settings& s, bool cuda) {
     if (s.min_n > 0) p.min_n = s.min_n;
     if (s.max_n > 0) p.max_n = s.max_n;
     if (p.min_n > p.max_n) p.min_n = p.max_n;
+    p.summary = describe(s, p);
+    return p;
+}
 
+std::string describe(const settings& s, const plan& p) {
+    const std::string& st = s.study;
     std::ostringstream o;
     o << preset_name(s.size);
     if (st == "kernels") {
@@ -91,8 +97,7 @@ plan resolve(const settings& s, bool cuda) {
     } else {
         o << " (the same curves at every size)";
     }
-    p.summary = o.str();
-    return p;
+    return o.str();
 }
 
 // ---- numbers ------------------------------------------------------------------

@@ -54,6 +54,10 @@ struct settings {
     std::string init;        // layers, fixes: the initialisation (default raschka)
     std::vector<double> lrs;  // layers: Adam's learning rate (default 1e-3); lockstep: the list (default 1e-3, 1e-4)
     double learned_at = 60;  // fixes: the test accuracy (%) from which a run counts as learned
+    double time_budget = 0;  // train, fixes: seconds for the whole study, steps fitted to it (0: off)
+
+    // When the program started: --time-budget counts from here.
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 // A preset resolved for one study: every number the study uses.
@@ -74,6 +78,10 @@ struct plan {
 // The preset of s.size for s.study, overridden by the knobs set in s.
 // `cuda` selects the kernels study's GPU sizes.
 plan resolve(const settings& s, bool cuda);
+
+// The one-line summary of p for the report header (resolve() sets
+// p.summary with it; a study that changes p afterwards calls it again).
+std::string describe(const settings& s, const plan& p);
 
 // Default relative tolerance of lockstep --compare.
 inline constexpr double default_compare_tolerance = 1e-3;

@@ -387,6 +387,17 @@ std::vector<comparison> compare_runs(const std::vector<lockstep_run>& native, co
     return out;
 }
 
+// The median time of a step over every step of `runs`.
+double median_step_seconds(const std::vector<lockstep_run>& runs) {
+    std::vector<double> t;
+    for (const auto& r : runs)
+        for (const auto& x : r.steps) t.push_back(x.seconds);
+    if (t.empty()) return nan;
+    std::sort(t.begin(), t.end());
+    const std::size_t m = t.size() / 2;
+    return t.size() % 2 ? t[m] : 0.5 * (t[m - 1] + t[m]);
+}
+
 void lockstep_plot(report& rep, const std::vector<lockstep_run>& runs, const std::vector<lockstep_config>& configs) {
     std::ostringstream gp;
     const auto name = [](std::size_t c, loss_fn f) {
@@ -526,7 +537,13 @@ int run_lockstep(const settings& s) {
         }
         md << "\nLargest relative difference of the loss: " << general(worst_loss, 3) << " (the rounding twin's: "
            << general(worst_twin, 3) << "); at step 0, of any quantity: " << general(worst_step0, 3)
-           << ". Verdict: " << (status == 0 ? "agree" : "DIFFER") << ".\n";
+           << ". Verdict: " << (status == 0 ? "agree" : "DIFFER") << ".\n\n";
+        const double native_step = median_step_seconds(results[0]), ours_step = median_step_seconds(results[1]);
+        md << "Time of a training step (forward, loss, backward, Adam; median over every step of every run): native "
+           << general(native_step, 4) << " s, ours " << general(ours_step, 4) << " s, ours / native = "
+           << fixed(ours_step / native_step, 4) << ".\n";
+        std::cerr << "[lockstep] step time: native " << general(native_step, 4) << " s, ours " << general(ours_step, 4)
+                  << " s (ours / native = " << fixed(ours_step / native_step, 4) << ")\n";
         std::cerr << "[lockstep] native vs ours: loss within " << general(worst_loss, 3) << " (rounding twin "
                   << general(worst_twin, 3) << ", tolerance " << general(tolerance, 3) << "), step 0 within "
                   << general(worst_step0, 3) << ": " << (status == 0 ? "agree" : "DIFFER") << "\n";
@@ -738,11 +755,99 @@ std::string accuracy_text(const mean_sd& m) {
     return fixed(m.mean, 2) + "%" + (m.n > 1 ? " ± " + fixed(m.sd, 2) : "");
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// What a run costs on this device, measured before the runs: a step
+// without and with BatchNorm, the model's construction, one evaluation of
+// the test images.
+struct step_costs {
+    double plain = 0, batch_norm = 0, setup = 0, evaluation = 0;
+};
+
+// Times steps of a throwaway model of the study's size on its first
+// batches: 2 steps to warm up (allocations, cuDNN's algorithm search), then
+// 3 timed. Adam's learning rate is 0, so the weights and the logits stay
+// those of the initialisation: no run of the probe can stop early and look
+// cheap.
+step_costs measure_costs(const plan& p, const data_sets& d, const torch::Device& device, bool with_batch_norm) {
+    step_costs c;
+    constexpr int warm = 2, timed = 3;
+    plan probe = p;
+    probe.steps = warm + timed;
+    const batches data(d.train, probe.batch, probe.steps, order_seed(0), device);
+    for (const bool bn : {false, true}) {
+        if (bn && !with_batch_norm) break;
+        run_spec spec;
+        spec.batch_norm = bn;
+        spec.lr = 0;
+        auto start = std::chrono::steady_clock::now();
+        trainer t(spec, probe, weights_seed(0), device, loss_impl::native);
+        synchronize(device);
+        c.setup = std::max(c.setup, seconds_since(start));
+        for (int k = 0; k < probe.steps; ++k) {
+            if (k == warm) {
+                synchronize(device);
+                start = std::chrono::steady_clock::now();
+            }
+            const auto [x, y] = data.at(k);
+            t.step(x, y, k, dropout_seed(0, k), false);
+        }
+        synchronize(device);
+        (bn ? c.batch_norm : c.plain) = seconds_since(start) / timed;
+        if (!bn) {
+            start = std::chrono::steady_clock::now();
+            static_cast<void>(accuracy(t.model(), d.test, p.batch));
+            synchronize(device);
+            c.evaluation = seconds_since(start);
+        }
+    }
+    return c;
+}
+
+// --time-budget: the steps per run that let `specs` (each run once per
+// seed) finish within the budget, counted from the program's start, at the
+// costs measured now; at most p.steps. Sets p.steps and p.summary and
+// returns the line for the report header; returns "" without a budget.
+std::string fit_steps(const settings& s, plan& p, const data_sets& d, const torch::Device& device,
+                      const std::vector<run_spec>& specs, int seeds) {
+    if (s.time_budget <= 0) return "";
+    const bool any_bn = std::any_of(specs.begin(), specs.end(), [](const run_spec& r) { return r.batch_norm; });
+    const step_costs c = measure_costs(p, d, device, any_bn);
+    double per_step = 0, fixed_cost = 0;
+    for (const auto& r : specs) {
+        per_step += r.batch_norm ? c.batch_norm : c.plain;
+        fixed_cost += c.setup + c.evaluation;
+    }
+    per_step *= seeds;
+    fixed_cost *= seeds;
+    // 5% for what the probe does not see (the report, the step records,
+    // the spread of step times).
+    const double left = s.time_budget - seconds_since(s.started) - fixed_cost;
+    const double fit = std::floor(left / (1.05 * per_step));
+    if (fit < 1)
+        throw std::runtime_error(s.study + ": --time-budget " + general(s.time_budget) + " s leaves " +
+                                 general(std::max(left, 0.0), 3) + " s for the steps, less than one step of every run (" +
+                                 general(per_step, 3) + " s); give more time or fewer runs");
+    const int preset_steps = p.steps;
+    p.steps = static_cast<int>(std::min<double>(fit, preset_steps));
+    p.summary = describe(s, p);
+    std::ostringstream o;
+    o << p.steps << " steps per run" << (p.steps == preset_steps ? " (the preset's or --steps' maximum)" : "")
+      << ", fitted to --time-budget " << general(s.time_budget) << " s from costs measured before the runs: a step "
+      << general(c.plain, 3) << " s" << (any_bn ? ", with BatchNorm " + general(c.batch_norm, 3) + " s" : std::string())
+      << ", an evaluation " << general(c.evaluation, 3) << " s, a new model " << general(c.setup, 3)
+      << " s. `--steps " << p.steps << "` without the budget runs the same";
+    std::cerr << "[" << s.study << "] " << o.str() << "\n";
+    return o.str();
+}
+
 }  // namespace
 
 int run_train(const settings& s) {
     const torch::Device device = setup_device(s, s.impl == loss_impl::ours);
-    const plan p = resolve(s, device.is_cuda());
+    plan p = resolve(s, device.is_cuda());
     checked_steps(p);
     const data_sets d = load_data(s, p, device, true);
     check_batch(d, p, s.study);
@@ -762,24 +867,27 @@ int run_train(const settings& s) {
     for (bool bn : {false, true})
         for (init i : inits)
             for (double lr : s.lrs.empty() ? main_lrs() : s.lrs) scenarios.push_back({i, lr, bn});
-    const loss_fn losses[] = {loss_fn::bce_with_logits, loss_fn::sigmoid_bce};
+    std::vector<run_spec> specs;
+    for (const auto& sc : scenarios)
+        for (const loss_fn f : {loss_fn::bce_with_logits, loss_fn::sigmoid_bce}) {
+            run_spec spec;
+            spec.label = sc.label();
+            spec.initialization = sc.initialization;
+            spec.lr = sc.lr;
+            spec.batch_norm = sc.batch_norm;
+            spec.loss = f;
+            specs.push_back(spec);
+        }
+    const std::string fitted = fit_steps(s, p, d, device, specs, p.seeds);
 
-    progress bar(s.study, static_cast<double>(p.seeds) * static_cast<double>(scenarios.size()) * 2 * p.steps, "steps");
+    progress bar(s.study, static_cast<double>(p.seeds) * static_cast<double>(specs.size()) * p.steps, "steps");
     double done = 0;
     std::vector<trained> runs;
     for (int k = 0; k < p.seeds; ++k) {
         const std::uint64_t seed = s.seed + static_cast<std::uint64_t>(k);
-        for (const auto& sc : scenarios)
-            for (const loss_fn f : losses) {
-                run_spec spec;
-                spec.label = sc.label();
-                spec.initialization = sc.initialization;
-                spec.lr = sc.lr;
-                spec.batch_norm = sc.batch_norm;
-                spec.loss = f;
-                runs.push_back(train_one(spec, p, d, device, s.impl, seed, bar, done,
-                                         "seed " + std::to_string(seed) + ", " + sc.label() + ", " + loss_label(f)));
-            }
+        for (const auto& spec : specs)
+            runs.push_back(train_one(spec, p, d, device, s.impl, seed, bar, done,
+                                     "seed " + std::to_string(seed) + ", " + spec.label + ", " + loss_label(spec.loss)));
     }
     bar.finish();
 
@@ -787,6 +895,7 @@ int run_train(const settings& s) {
     rep.header("preset", p.summary);
     rep.header("data", d.description);
     rep.header("loss implementation", impl_name(s.impl));
+    if (!fitted.empty()) rep.header("steps", fitted);
     rep.header("training speed", fixed(images_per_second(runs, p.batch), 0) + " images/s (forward, backward, Adam)");
     std::ostream& md = rep.md;
     md << "Each scenario trains the VGG16 " << p.steps << " steps of " << p.batch
@@ -838,7 +947,7 @@ int run_train(const settings& s) {
 
 int run_fixes(const settings& s) {
     const torch::Device device = setup_device(s, s.impl == loss_impl::ours);
-    const plan p = resolve(s, device.is_cuda());
+    plan p = resolve(s, device.is_cuda());
     checked_steps(p);
     const data_sets d = load_data(s, p, device, true);
     check_batch(d, p, s.study);
@@ -865,6 +974,7 @@ int run_fixes(const settings& s) {
     add("smaller LR (1e-4)", 1e-4, false, 0, 0, loss_fn::sigmoid_bce);
     add("BatchNorm + lr=1e-4", 1e-4, true, 0, 0, loss_fn::sigmoid_bce);
     add("BCEWithLogitsLoss instead (reference)", 1e-3, false, 0, 0, loss_fn::bce_with_logits);
+    const std::string fitted = fit_steps(s, p, d, device, specs, 1);
 
     progress bar(s.study, static_cast<double>(specs.size()) * p.steps, "steps");
     double done = 0;
@@ -877,6 +987,7 @@ int run_fixes(const settings& s) {
     rep.header("preset", p.summary);
     rep.header("data", d.description);
     rep.header("scenario", std::string("Sigmoid+BCELoss, ") + init_name(base_init) + " init, Adam lr 1e-3 unless the fix changes it; loss implementation " + impl_name(s.impl));
+    if (!fitted.empty()) rep.header("steps", fitted);
     rep.header("training speed", fixed(images_per_second(runs, p.batch), 0) + " images/s (forward, backward, Adam)");
     std::ostream& md = rep.md;
     md << "Every run starts from the same weights (one seed) and sees the same batches; " << p.steps
