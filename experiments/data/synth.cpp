@@ -316,21 +316,29 @@ float distance_to(const arc& a, float u, float v) {
     return std::sqrt(sq(au - a.half_width) + sq(v - end_v));
 }
 
-void stroke(canvas& cv, const arc& a, colour c, float alpha) {
-    const float reach = std::sqrt(sq(a.half_width + a.thickness) + sq(std::fabs(a.sag) + a.thickness));
-    const pixel_box b = box_around(a.at.centre, reach, reach);
-    const float half = 0.5f * a.thickness;
+// Blends c over the pixels within `reach` of the frame's centre, each by the
+// coverage of outside(u, v): the signed distance in pixels from the shape
+// (0 or less inside) at the pixel centre's frame coordinates (u, v).
+template <class Outside>
+void paint(canvas& cv, const frame& at, float reach, colour c, float alpha, Outside outside) {
+    const pixel_box b = box_around(at.centre, reach, reach);
     for (int y = b.y0; y < b.y1; ++y) {
-        const float dy = static_cast<float>(y) + 0.5f - a.at.centre.y;
+        const float dy = static_cast<float>(y) + 0.5f - at.centre.y;
         for (int x = b.x0; x < b.x1; ++x) {
-            const float dx = static_cast<float>(x) + 0.5f - a.at.centre.x;
-            const float u = dx * a.at.cos + dy * a.at.sin;
-            const float v = dy * a.at.cos - dx * a.at.sin;
-            const float cover = coverage(distance_to(a, u, v) - half);
+            const float dx = static_cast<float>(x) + 0.5f - at.centre.x;
+            const float u = dx * at.cos + dy * at.sin;
+            const float v = dy * at.cos - dx * at.sin;
+            const float cover = coverage(outside(u, v));
             if (cover > 0.0f)
                 cv.blend(x, y, c, alpha * cover);
         }
     }
+}
+
+void stroke(canvas& cv, const arc& a, colour c, float alpha) {
+    const float reach = std::sqrt(sq(a.half_width + a.thickness) + sq(std::fabs(a.sag) + a.thickness));
+    const float half = 0.5f * a.thickness;
+    paint(cv, a.at, reach, c, alpha, [&](float u, float v) { return distance_to(a, u, v) - half; });
 }
 
 // A segment from p to q with round caps of the given radius.
@@ -547,24 +555,13 @@ struct lens {
 void fill(canvas& cv, const lens& l, float grow, colour c, float alpha) {
     const float reach_u = l.half_width + grow + 1.0f;
     const float reach_v = std::fabs(l.bottom) + std::fabs(l.top) + grow + 1.0f;
-    const pixel_box b = box_around(l.at.centre, std::hypot(reach_u, reach_v), std::hypot(reach_u, reach_v));
     const float ia2 = 1.0f / (l.half_width * l.half_width);
-    for (int y = b.y0; y < b.y1; ++y) {
-        const float dy = static_cast<float>(y) + 0.5f - l.at.centre.y;
-        for (int x = b.x0; x < b.x1; ++x) {
-            const float dx = static_cast<float>(x) + 0.5f - l.at.centre.x;
-            const float u = dx * l.at.cos + dy * l.at.sin;
-            const float v = dy * l.at.cos - dx * l.at.sin;
-            const float shape = 1.0f - std::min(u * u * ia2, 1.0f);
-            // Distance outside the lens, vertically from either curve and
-            // horizontally past the corners (0 or less inside).
-            const float outside = std::max({l.top * shape - grow - v, v - l.bottom * shape - grow,
-                                            std::fabs(u) - l.half_width - 0.5f * grow});
-            const float cover = coverage(outside);
-            if (cover > 0.0f)
-                cv.blend(x, y, c, alpha * cover);
-        }
-    }
+    paint(cv, l.at, std::hypot(reach_u, reach_v), c, alpha, [&](float u, float v) {
+        const float shape = 1.0f - std::min(u * u * ia2, 1.0f);
+        // Vertically from either curve, horizontally past the corners.
+        return std::max({l.top * shape - grow - v, v - l.bottom * shape - grow,
+                         std::fabs(u) - l.half_width - 0.5f * grow});
+    });
 }
 
 // The label. Smiling: an open smile, a lens whose lower edge sags well
