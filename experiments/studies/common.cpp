@@ -163,7 +163,7 @@ data_sets load_data(const settings& s, const plan& p, const torch::Device& devic
         d.test_split = test.size();
         d.test = load_split(test, p.test_images, p.input, device);
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = seconds_since(start);
     const auto smiling = [](const image_set& x) {
         return x.size() ? static_cast<std::size_t>(x.labels.sum().item<double>()) : std::size_t(0);
     };

@@ -284,7 +284,7 @@ std::filesystem::path report::path(const std::string& extension) const {
 }
 
 bool report::write() {
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double seconds = seconds_since(start_);
     std::error_code ec;
     std::filesystem::create_directories(settings_.out, ec);
     if (ec) {

@@ -160,6 +160,11 @@ private:
     bool printed_ = false;
 };
 
+// Seconds of steady_clock from t to now.
+inline double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
 // Seconds as "3.2 s", "4 min 05 s".
 std::string duration(double seconds);
 

@@ -104,7 +104,7 @@ public:
             for (const auto& [name, weight] : model_->layer_weights()) r.layer_grads.push_back(grad_norm_of(weight));
         if (spec_.clip > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), spec_.clip);
         adam_.step();
-        r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        r.seconds = seconds_since(start);
         return r;
     }
 
@@ -690,7 +690,7 @@ trained train_one(const run_spec& spec, const plan& p, const data_sets& d, const
     t.final_loss = count ? sum / static_cast<double>(count) : nan;
     t.test_accuracy = accuracy(tr.model(), d.test, p.batch);
     synchronize(device);
-    t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    t.seconds = seconds_since(start);
     return t;
 }
 
@@ -753,10 +753,6 @@ mean_sd summarize(const std::vector<double>& v) {
 
 std::string accuracy_text(const mean_sd& m) {
     return fixed(m.mean, 2) + "%" + (m.n > 1 ? " ± " + fixed(m.sd, 2) : "");
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 // What a run costs on this device, measured before the runs: a step
