@@ -35,6 +35,7 @@
 #include <string_view>
 
 #include <torch/torch.h>
+#include <c10/util/Optional.h>  // c10::optional: std::optional from torch 2.4 on, still spelled so by 1.13
 
 namespace logitloss {
 namespace torch_ops {
