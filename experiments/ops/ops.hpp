@@ -35,7 +35,7 @@
 #include <string_view>
 
 #include <torch/torch.h>
-#include <c10/util/Optional.h>  // c10::optional: std::optional from torch 2.4 on, still spelled so by 1.13
+#include <c10/util/Optional.h>  // c10::optional: its own class in 1.13, an alias of std::optional in 2.x
 
 namespace logitloss {
 namespace torch_ops {

@@ -43,7 +43,10 @@
 // throws naming the first bad index as the CPU kernels do).
 #pragma once
 
-#if !defined(__CUDACC__)
+// LOGITLOSS_CUDA_EMULATION: the test suite compiles this file with the host
+// compiler against an emulation of the CUDA runtime and execution model
+// (tests/cuda_emulation), to run these kernels where there is no GPU.
+#if !defined(__CUDACC__) && !defined(LOGITLOSS_CUDA_EMULATION)
 #error "logitloss/cuda.cuh holds CUDA kernels: compile it with nvcc"
 #endif
 
@@ -406,6 +409,17 @@ __global__ void __launch_bounds__(block_threads)
     }
 }
 
+// kernel<<<grid, block_threads, 0, stream>>>(args...): the one place that
+// launches, so that the CPU emulation of the test suite can take it over.
+template <class... Params, class... Args>
+inline void launch(void (*kernel)(Params...), unsigned grid, cudaStream_t stream, const Args&... args) {
+#if defined(LOGITLOSS_CUDA_EMULATION)
+    ::logitloss_cuda_emulation::launch(kernel, grid, block_threads, stream, args...);
+#else
+    kernel<<<grid, block_threads, 0, stream>>>(static_cast<Params>(args)...);
+#endif
+}
+
 [[noreturn]] inline void fail(const char* fn, const std::string& what) {
     throw error(std::string("logitloss::cuda::") + fn + ": " + what, cudaErrorInvalidValue);
 }
@@ -481,11 +495,11 @@ void run_loss(const char* fn, input_kind kind, const T* x, const T* y, std::size
     }
     cudaError_t launched = cudaSuccess;
     if (blocks > 0) {
-        loss_kernel<T, F, Grad><<<blocks, block_threads, 0, stream>>>(p, partials);
+        launch(loss_kernel<T, F, Grad>, blocks, stream, p, partials);
         launched = cudaGetLastError();
     }
     if (launched == cudaSuccess && !none) {
-        finish_kernel<T><<<1, block_threads, 0, stream>>>(partials, blocks, n, mean, o.result);
+        launch(finish_kernel<T>, 1, stream, static_cast<const partial_sum*>(partials), blocks, n, mean, o.result);
         launched = cudaGetLastError();
     }
     // Released after the kernels in stream order, whether they launched or not.
@@ -501,7 +515,7 @@ void run_map(const char* fn, const T* a, const T* b, std::size_t n, T* out, cuda
     if (n > 0 && (a == nullptr || out == nullptr)) fail(fn, "input or output pointer is null with n > 0");
     if (n == 0) return;
     const bool vector = aligned16(a) && aligned16(b) && aligned16(out);
-    map_kernel<T, F><<<grid_size<T>(n), block_threads, 0, stream>>>(a, b, n, out, vector);
+    launch(map_kernel<T, F>, grid_size<T>(n), stream, a, b, n, out, vector);
     check_cuda(fn, "kernel launch", cudaGetLastError());
 }
 
@@ -598,9 +612,9 @@ void find_invalid(input_kind kind, const T* x, const T* y, std::size_t n, const 
     impl::check_cuda(fn, "cudaMemsetAsync", cudaMemsetAsync(first, 0xff, 2 * sizeof(unsigned long long), stream));
     const std::size_t most = n > opt.pos_weight_size ? n : opt.pos_weight_size;
     if (most == 0) return;
-    impl::find_invalid_kernel<T><<<impl::grid_size<T>(most), impl::block_threads, 0, stream>>>(
-        kind == input_kind::probabilities ? x : nullptr, y, opt.weight, n, opt.pos_weight, opt.pos_weight_size,
-        first);
+    impl::launch(impl::find_invalid_kernel<T>, impl::grid_size<T>(most), stream,
+                 kind == input_kind::probabilities ? x : nullptr, y, opt.weight, n, opt.pos_weight, opt.pos_weight_size,
+                 first);
     impl::check_cuda(fn, "kernel launch", cudaGetLastError());
 }
 

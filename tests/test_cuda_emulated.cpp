@@ -1,0 +1,500 @@
+// The CUDA kernels of logitloss/cuda.cuh, run on the CPU through the
+// emulated runtime and execution model of tests/cuda_emulation: every block,
+// warp shuffle and barrier of the kernels' own source executes, where this
+// machine has no GPU. Per-element losses and gradients and the reduced sum
+// and mean must be the reference's bits (see reference()) on every path:
+// vector and scalar loads, weight, pos_weight of one value or of C classes,
+// a grid capped at max_blocks; the value checks must name the first bad
+// element as the CPU kernels do; bad arguments and a failed allocation are
+// errors that leak nothing. Built for baseline x86-64 without contraction of
+// a*b+c, as the unit tests.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <mpfr.h>
+
+#include <logitloss/logitloss.hpp>
+// After the CPU headers: the emulation defines __global__, __device__, ...
+#include <logitloss/cuda.cuh>
+
+namespace ll = logitloss;
+namespace lc = logitloss::cuda;
+namespace emu = logitloss_cuda_emulation;
+
+namespace {
+
+template <class T>
+bool same_bits(T a, T b) {
+    if (std::isnan(a) && std::isnan(b)) return true;
+    return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+// First index where two arrays differ in their bits, or -1.
+template <class T>
+long first_difference(const T* a, const T* b, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+        if (!same_bits(a[i], b[i])) return static_cast<long>(i);
+    return -1;
+}
+
+// An array that starts `offset` elements into its storage (offset 1: not
+// 16-byte aligned, which sends the kernels down their scalar path).
+template <class T>
+struct buffer {
+    buffer(std::size_t n, std::size_t offset, T fill = T(0)) : storage(n + offset + 1, fill), data(storage.data() + offset) {}
+    std::vector<T> storage;
+    T* data;
+};
+
+template <class T>
+struct inputs {
+    inputs(std::size_t n, std::size_t offset, bool probabilities, std::uint64_t seed)
+        : x(n, offset), y(n, offset), w(n, offset), pw(7, 0) {
+        std::mt19937_64 rng(seed);
+        std::normal_distribution<double> logit(0.0, 8.0);
+        std::uniform_real_distribution<double> u(0.0, 1.0);
+        for (std::size_t i = 0; i < n; ++i) {
+            x.data[i] = static_cast<T>(probabilities ? u(rng) : logit(rng));
+            const double r = u(rng);
+            y.data[i] = static_cast<T>(r < 0.4 ? 0.0 : r < 0.8 ? 1.0 : u(rng));
+            w.data[i] = static_cast<T>(2 * u(rng));
+        }
+        if (!probabilities && n >= 8) {  // the tails and the infinities
+            x.data[1] = T(-1e4);
+            x.data[2] = T(1e4);
+            x.data[3] = T(-40);
+            x.data[5] = T(90);
+        }
+        if (probabilities && n >= 8) {  // exact 0 and 1, the log clamp
+            x.data[1] = T(0);
+            x.data[2] = T(1);
+            x.data[3] = std::numeric_limits<T>::denorm_min();
+        }
+        for (std::size_t c = 0; c < 7; ++c) pw.data[c] = static_cast<T>(3 * u(rng));
+    }
+    buffer<T> x, y, w, pw;
+};
+
+// The largest of 7, 5, 3, 2 that divides n, else 1: the pos_weight classes.
+std::size_t classes_for(std::size_t n) {
+    for (std::size_t c : {7u, 5u, 3u, 2u})
+        if (n % c == 0) return c;
+    return 1;
+}
+
+lc::reduction to_cuda(ll::reduction r) {
+    return r == ll::reduction::none ? lc::reduction::none : r == ll::reduction::sum ? lc::reduction::sum
+                                                                                     : lc::reduction::mean;
+}
+
+std::string name_of(ll::reduction r) {
+    return r == ll::reduction::none ? "none" : r == ll::reduction::sum ? "sum" : "mean";
+}
+
+struct loss_case {
+    std::size_t n;
+    ll::reduction reduce;
+    bool grad;
+    bool weight;
+    int pos_weight;  // 0: none, 1: one value, 2: C classes
+    std::size_t offset;
+};
+
+// What a loss call must produce: the per-element losses (none), the
+// gradients and the reduced value.
+template <class T>
+struct outputs {
+    outputs(std::size_t n, std::size_t offset) : losses(n, offset, T(-7)), grad(n, offset, T(-7)), result(1, 0, T(-7)) {}
+    buffer<T> losses, grad, result;
+};
+
+// The reference: every element through the scalar formulas, which the
+// CUDA kernels call (float logits through their double evaluation, the
+// value before the rounding to float), the weight and the mean's 1/n
+// applied to that double value as documented, one rounding to T; the sum
+// exact (MPFR), rounded to double and then to T, as the kernels' two-sum
+// pair is. (The CPU kernels' SIMD paths compute the same formulas, but
+// without a fused multiply-add on baseline x86-64 a bce on probabilities,
+// or a double, may differ from the scalar path by a rounding there: the GPU
+// has one.)
+template <class T>
+void reference(const loss_case& k, bool probabilities, const inputs<T>& in, std::size_t classes, outputs<T>& out) {
+    const bool none = k.reduce == ll::reduction::none, mean = k.reduce == ll::reduction::mean;
+    mpfr_t sum;
+    mpfr_init2(sum, 4096);  // exact for these sums: values in [2^-1074, 2^20), n < 2^2000
+    mpfr_set_zero(sum, 1);
+    for (std::size_t i = 0; i < k.n; ++i) {
+        const T x = in.x.data[i], y = in.y.data[i];
+        const T pw = classes == 0 ? T(1) : in.pw.data[i % classes];
+        ll::value_and_grad<double> r{};
+        if (probabilities) {
+            const ll::value_and_grad<T> v = ll::bce_value_and_grad(x, y);
+            r = {v.value, v.grad};
+        } else if constexpr (std::is_same<T, float>::value) {
+            r = classes == 0 ? ll::detail::wide_bce_with_logits_value_and_grad<true>{}(double(x), double(y), double(pw))
+                             : ll::detail::wide_bce_with_logits_value_and_grad<false>{}(double(x), double(y), double(pw));
+        } else {
+            r = ll::bce_with_logits_value_and_grad(x, y, pw);
+        }
+        double v = r.value, g = r.grad;
+        if (k.weight) {
+            v *= static_cast<double>(in.w.data[i]);
+            g *= static_cast<double>(in.w.data[i]);
+        }
+        if (mean) g = std::is_same<T, float>::value ? g * (1.0 / static_cast<double>(k.n)) : g / static_cast<double>(k.n);
+        if (none) out.losses.data[i] = static_cast<T>(v);
+        if (k.grad) out.grad.data[i] = static_cast<T>(g);
+        mpfr_add_d(sum, sum, v, MPFR_RNDN);
+    }
+    const T total = static_cast<T>(mpfr_get_d(sum, MPFR_RNDN));
+    mpfr_clear(sum);
+    if (!none) out.result.data[0] = !mean ? total : k.n > 0 ? total / static_cast<T>(k.n) : std::numeric_limits<T>::quiet_NaN();
+}
+
+// For float logits the CPU kernels give the reference's bits as well: their
+// SIMD float path is the scalar double evaluation, lane by lane.
+void check_cpu_kernels(const loss_case& k, const inputs<float>& in, std::size_t classes, const outputs<float>& want) {
+    outputs<float> cpu(k.n, 0);
+    ll::options<float> o;
+    o.reduce = k.reduce;
+    if (k.weight) o.weight = ll::span<const float>(in.w.data, k.n);
+    if (classes > 0) o.pos_weight = ll::span<const float>(in.pw.data, classes);
+    if (k.reduce == ll::reduction::none) o.losses = ll::span<float>(cpu.losses.data, k.n);
+    const float r = k.grad ? ll::bce_with_logits_forward_backward(in.x.data, in.y.data, k.n, cpu.grad.data, o)
+                           : ll::bce_with_logits_forward(in.x.data, in.y.data, k.n, o);
+    if (k.reduce != ll::reduction::none) cpu.result.data[0] = r;
+    CHECK(first_difference(want.losses.data, cpu.losses.data, k.n) == -1);
+    CHECK(first_difference(want.grad.data, cpu.grad.data, k.n) == -1);
+    CHECK(same_bits(want.result.data[0], cpu.result.data[0]));
+}
+
+// One loss call on the emulated CUDA kernels, every output compared with
+// the reference bit for bit, and nothing written that should not be.
+template <class T>
+void compare_loss(const loss_case& k, bool probabilities, std::uint64_t seed) {
+    const inputs<T> in(k.n, k.offset, probabilities, seed);
+    const std::size_t classes = k.pos_weight == 0 ? 0 : k.pos_weight == 1 ? 1 : classes_for(k.n);
+    const bool none = k.reduce == ll::reduction::none;
+    outputs<T> want(k.n, 0);
+    reference(k, probabilities, in, classes, want);
+    if constexpr (std::is_same<T, float>::value)
+        if (!probabilities) check_cpu_kernels(k, in, classes, want);
+
+    lc::options<T> go;
+    go.reduce = to_cuda(k.reduce);
+    go.weight = k.weight ? in.w.data : nullptr;
+    go.pos_weight = classes > 0 ? in.pw.data : nullptr;
+    go.pos_weight_size = classes;
+    outputs<T> got(k.n, k.offset);  // misaligned where the inputs are aligned, and the reverse
+    if (none) go.losses = got.losses.data;
+    else go.result = got.result.data;
+    if (probabilities) {
+        if (k.grad) lc::bce_forward_backward(in.x.data, in.y.data, k.n, got.grad.data, go);
+        else lc::bce_forward(in.x.data, in.y.data, k.n, go);
+    } else {
+        if (k.grad) lc::bce_with_logits_forward_backward(in.x.data, in.y.data, k.n, got.grad.data, go);
+        else lc::bce_with_logits_forward(in.x.data, in.y.data, k.n, go);
+    }
+
+    CAPTURE(k.n);
+    CAPTURE(name_of(k.reduce));
+    CAPTURE(k.grad);
+    CAPTURE(k.weight);
+    CAPTURE(classes);
+    CAPTURE(k.offset);
+    // Unwritten outputs keep their fill on both sides.
+    CHECK(first_difference(want.losses.data, got.losses.data, k.n) == -1);
+    CHECK(first_difference(want.grad.data, got.grad.data, k.n) == -1);
+    CHECK(same_bits(want.result.data[0], got.result.data[0]));
+    CHECK(same_bits(got.losses.storage.back(), T(-7)));  // nothing past the end
+    CHECK(same_bits(got.grad.storage.back(), T(-7)));
+    CHECK(emu::stats().live_allocations == 0);  // the workspace went back
+}
+
+template <class T>
+void loss_grid(bool probabilities) {
+    // Every combination of the options for sizes around a chunk (16 bytes)
+    // and a block (256 chunks); fewer for several blocks, where each block
+    // costs the emulation milliseconds.
+    std::uint64_t seed = 1;
+    const int pos_weights = probabilities ? 1 : 3;
+    for (std::size_t n : {0u, 1u, 3u, 4u, 5u, 8u, 255u, 1000u, 4099u})
+        for (ll::reduction r : {ll::reduction::none, ll::reduction::sum, ll::reduction::mean})
+            for (bool grad : {false, true})
+                for (bool weight : {false, true})
+                    for (int pw = 0; pw < pos_weights; ++pw)
+                        for (std::size_t offset : {0u, 1u}) {
+                            // 4099: one value of pos_weight misaligned, the rest aligned.
+                            if (n == 4099 && !probabilities && (offset == 1) != (pw == 1)) continue;
+                            compare_loss<T>({n, r, grad, weight, pw, offset}, probabilities, ++seed);
+                        }
+    const std::size_t n = 65543;  // 65 or 129 blocks
+    compare_loss<T>({n, ll::reduction::mean, true, true, probabilities ? 0 : 2, 0}, probabilities, ++seed);
+    compare_loss<T>({n, ll::reduction::sum, false, false, probabilities ? 0 : 1, 1}, probabilities, ++seed);
+    compare_loss<T>({n, ll::reduction::none, true, true, 0, 1}, probabilities, ++seed);
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("cuda (emulated): bce_with_logits gives the scalar formulas' bits", T, float, double) {
+    loss_grid<T>(false);
+}
+
+TEST_CASE_TEMPLATE("cuda (emulated): bce on probabilities gives the scalar formulas' bits", T, float, double) {
+    loss_grid<T>(true);
+}
+
+TEST_CASE("cuda (emulated): a grid capped at max_blocks, each thread over several chunks") {
+    // More chunks than max_blocks * block_threads: the grid-stride loop
+    // gives every thread more than one chunk. float only (the loop is the
+    // same for double; a capped grid costs the emulation seconds).
+    using T = float;
+    const std::size_t n = lc::impl::max_blocks * lc::impl::block_threads * lc::impl::pack<T>::size * 2 + 13;
+    REQUIRE(lc::impl::grid_size<T>(n) == lc::impl::max_blocks);
+    REQUIRE(lc::workspace_size<T>(n) == lc::impl::max_blocks * sizeof(lc::impl::partial_sum));
+    compare_loss<T>({n, ll::reduction::mean, true, true, 2, 1}, false, 99);
+}
+
+TEST_CASE("cuda (emulated): the sum is reproducible and the workspace the caller's or the allocator's") {
+    const std::size_t n = 40000;
+    const inputs<float> in(n, 0, false, 5);
+    buffer<float> shifted_x(n, 1), shifted_y(n, 1);
+    std::memcpy(shifted_x.data, in.x.data, n * sizeof(float));
+    std::memcpy(shifted_y.data, in.y.data, n * sizeof(float));
+    lc::options<float> o;
+    o.reduce = lc::reduction::sum;
+    float a = 0, b = 0, c = 0, d = 0;
+    o.result = &a;
+    lc::bce_with_logits_forward(in.x.data, in.y.data, n, o);
+    o.result = &b;
+    lc::bce_with_logits_forward(shifted_x.data, shifted_y.data, n, o);  // the scalar path
+    std::vector<unsigned char> workspace(lc::workspace_size<float>(n) + 16);
+    auto* aligned = workspace.data() + (16 - reinterpret_cast<std::uintptr_t>(workspace.data()) % 16) % 16;
+    o.workspace = aligned;
+    o.workspace_bytes = lc::workspace_size<float>(n);
+    o.result = &c;
+    const long before = emu::stats().live_allocations;
+    lc::bce_with_logits_forward(in.x.data, in.y.data, n, o);
+    CHECK(emu::stats().live_allocations == before);
+    o.result = &d;
+    lc::bce_with_logits_forward(in.x.data, in.y.data, n, o);
+    CHECK(same_bits(a, b));
+    CHECK(same_bits(a, c));
+    CHECK(same_bits(c, d));
+    // And the order-independent value: the CPU kernels on 1 and on 2 threads.
+    ll::options<float> co;
+    co.reduce = ll::reduction::sum;
+    CHECK(same_bits(a, ll::bce_with_logits_forward(in.x.data, in.y.data, n, co)));
+    co.threads = 2;
+    CHECK(same_bits(a, ll::bce_with_logits_forward(in.x.data, in.y.data, n, co)));
+
+    o.workspace_bytes = lc::workspace_size<float>(n) - 1;
+    CHECK_THROWS_WITH_AS(lc::bce_with_logits_forward(in.x.data, in.y.data, n, o),
+                         doctest::Contains("options.workspace must be 16-byte aligned"), lc::error);
+    o.workspace = aligned + 4;
+    o.workspace_bytes = lc::workspace_size<float>(n);
+    CHECK_THROWS_AS(lc::bce_with_logits_forward(in.x.data, in.y.data, n, o), lc::error);
+}
+
+TEST_CASE("cuda (emulated): special values follow the CPU kernels") {
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    const std::vector<std::vector<float>> logits = {{inf, 1.f}, {-inf, 0.f}, {nan, 1.f}, {inf, -inf},
+                                                    {1e-45f, -1e-45f}, {88.8f, -104.f}};
+    const std::vector<float> targets = {0.f, 1.f};
+    for (const auto& x : logits) {
+        for (ll::reduction r : {ll::reduction::sum, ll::reduction::mean, ll::reduction::none}) {
+            ll::options<float> co;
+            co.reduce = r;
+            std::vector<float> cl(2, 0.f), cg(2), gl(2, 0.f), gg(2);
+            if (r == ll::reduction::none) co.losses = ll::span<float>(cl.data(), 2);
+            const float cpu = ll::bce_with_logits_forward_backward(x.data(), targets.data(), 2, cg.data(), co);
+            lc::options<float> go;
+            go.reduce = to_cuda(r);
+            float result = 0.f;
+            if (r == ll::reduction::none) go.losses = gl.data();
+            else go.result = &result;
+            lc::bce_with_logits_forward_backward(x.data(), targets.data(), 2, gg.data(), go);
+            CAPTURE(x[0]);
+            CAPTURE(x[1]);
+            CAPTURE(name_of(r));
+            if (r != ll::reduction::none) CHECK(same_bits(cpu, result));
+            CHECK(first_difference(cl.data(), gl.data(), 2) == -1);
+            CHECK(first_difference(cg.data(), gg.data(), 2) == -1);
+        }
+    }
+    // n = 0: the sum is 0, the mean NaN (as the CPU kernels, as torch).
+    lc::options<double> o;
+    double result = 1;
+    o.result = &result;
+    lc::bce_with_logits_forward<double>(nullptr, nullptr, 0, o);
+    CHECK(std::isnan(result));
+    o.reduce = lc::reduction::sum;
+    lc::bce_with_logits_forward<double>(nullptr, nullptr, 0, o);
+    CHECK(same_bits(result, 0.0));
+}
+
+TEST_CASE_TEMPLATE("cuda (emulated): sigmoid and sigmoid_backward", T, float, double) {
+    for (std::size_t n : {1u, 4u, 7u, 1000u, 70001u}) {
+        for (std::size_t offset : {0u, 1u}) {
+            const inputs<T> in(n, offset, false, n + offset);
+            buffer<T> out(n, offset), grad(n, offset);
+            lc::sigmoid(in.x.data, n, out.data);
+            lc::sigmoid_backward(in.x.data, in.w.data, n, grad.data);
+            CAPTURE(n);
+            CAPTURE(offset);
+            long bad_value = -1, bad_grad = -1;
+            for (std::size_t i = 0; i < n && (bad_value < 0 || bad_grad < 0); ++i) {
+                const T x = in.x.data[i], g = in.w.data[i];
+                if (bad_value < 0 && !same_bits(out.data[i], ll::sigmoid(x))) bad_value = static_cast<long>(i);
+                // Against long double: the product g sigmoid(x) sigmoid(-x)
+                // within a few ulp, and never 0 where the exact value is not.
+                const long double xl = x, e = std::exp(-std::fabs(xl));
+                const long double exact = static_cast<long double>(g) * e / ((1 + e) * (1 + e));
+                const long double tolerance = 4 * std::numeric_limits<T>::epsilon() * std::fabs(exact) +
+                                              std::numeric_limits<T>::denorm_min();
+                if (bad_grad < 0 && !(std::fabs(static_cast<long double>(grad.data[i]) - exact) <= tolerance))
+                    bad_grad = static_cast<long>(i);
+            }
+            CHECK(bad_value == -1);
+            CHECK(bad_grad == -1);
+        }
+    }
+    // In place, and the tail that 1 - sigmoid(x) loses: sigmoid'(20) ~ 2.1e-9.
+    std::vector<T> x = {T(0), T(20), T(-20), T(40)}, g(4, T(1));
+    lc::sigmoid_backward(x.data(), g.data(), 4, g.data());
+    CHECK(g[0] == T(0.25));
+    CHECK(g[1] > T(2e-9));
+    CHECK(g[1] < T(2.1e-9));
+    CHECK(same_bits(g[1], g[2]));
+    CHECK(g[3] > T(0));
+    lc::sigmoid(x.data(), 4, x.data());
+    CHECK(x[0] == T(0.5));
+    CHECK(x[2] > T(0));
+    CHECK(x[2] < T(2.1e-9));
+}
+
+TEST_CASE("cuda (emulated): check_inputs names the first bad value, as the CPU kernels") {
+    const std::size_t n = 300000;  // several blocks, each thread over several elements
+    inputs<float> in(n, 0, true, 11);
+    // Bad values scattered over blocks, the smallest index not the first
+    // one any thread meets.
+    in.y.data[250000] = 2.f;
+    in.w.data[123457] = -1.f;
+    in.x.data[123457] = std::numeric_limits<float>::quiet_NaN();  // same index: the probability is named
+    in.y.data[200000] = -0.5f;
+    lc::options<float> go;
+    go.weight = in.w.data;
+    ll::options<float> co;
+    co.weight = ll::span<const float>(in.w.data, n);
+    std::string cpu_message;
+    try {
+        static_cast<void>(ll::bce_forward(in.x.data, in.y.data, n, co));
+    } catch (const ll::error& e) {
+        cpu_message = e.what();
+        CHECK(e.index() == 123457);
+    }
+    CHECK(cpu_message.find("probability at index 123457 is nan") != std::string::npos);
+    try {
+        lc::check_inputs(lc::input_kind::probabilities, in.x.data, in.y.data, n, go);
+        FAIL("check_inputs did not throw");
+    } catch (const lc::error& e) {
+        CHECK(e.index() == 123457);
+        CHECK(e.code() == cudaErrorInvalidValue);
+        CHECK(std::string(e.what()) ==
+              "logitloss::cuda::check_inputs: probability at index 123457 is nan, must be in [0, 1]");
+    }
+    // With the probability fixed, the weight at the same index; then the target.
+    in.x.data[123457] = 0.5f;
+    CHECK_THROWS_WITH_AS(lc::check_inputs(lc::input_kind::probabilities, in.x.data, in.y.data, n, go),
+                         "logitloss::cuda::check_inputs: weight at index 123457 is -1.000000, must be >= 0", lc::error);
+    in.w.data[123457] = 1.f;
+    CHECK_THROWS_WITH_AS(lc::check_inputs(lc::input_kind::probabilities, in.x.data, in.y.data, n, go),
+                         "logitloss::cuda::check_inputs: target at index 200000 is -0.500000, must be in [0, 1]",
+                         lc::error);
+    // Logits are not checked; pos_weight first, whatever the elements.
+    in.x.data[5] = std::numeric_limits<float>::infinity();
+    go.pos_weight = in.pw.data;
+    go.pos_weight_size = 5;
+    in.pw.data[3] = -2.f;
+    in.pw.data[4] = -3.f;
+    try {
+        lc::check_inputs(lc::input_kind::logits, in.x.data, in.y.data, n, go);
+        FAIL("check_inputs did not throw");
+    } catch (const lc::error& e) {
+        CHECK(e.index() == 3);
+        CHECK(std::string(e.what()).find("pos_weight at index 3 is -2.000000") != std::string::npos);
+    }
+    in.pw.data[3] = in.pw.data[4] = 1.f;
+    in.y.data[200000] = in.y.data[250000] = 1.f;
+    CHECK_NOTHROW(lc::check_inputs(lc::input_kind::logits, in.x.data, in.y.data, n, go));
+    // find_invalid alone leaves the encoded answer: none.
+    in.x.data[5] = 0.5f;
+    unsigned long long first[2] = {0, 0};
+    lc::find_invalid(lc::input_kind::probabilities, in.x.data, in.y.data, n, go, first);
+    CHECK(first[0] == ~0ull);
+    CHECK(first[1] == ~0ull);
+    CHECK(emu::stats().live_allocations == 0);
+}
+
+TEST_CASE("cuda (emulated): bad arguments and a failed allocation are errors, nothing leaks") {
+    std::vector<float> x(12, 0.f), y(12, 1.f), g(12);
+    lc::options<float> o;
+    float result = 0.f;
+    o.result = &result;
+    const auto throws = [&](const lc::options<float>& opt, const char* what) {
+        CHECK_THROWS_WITH_AS(lc::bce_with_logits_forward_backward(x.data(), y.data(), 12, g.data(), opt),
+                             doctest::Contains(what), lc::error);
+    };
+    lc::options<float> a = o;
+    a.result = nullptr;
+    throws(a, "need options.result");
+    lc::options<float> b = o;
+    b.pos_weight = x.data();
+    b.pos_weight_size = 5;
+    throws(b, "pos_weight has 5 elements, which does not divide n = 12");
+    lc::options<float> c = o;
+    c.losses = g.data();
+    throws(c, "options.losses is only written with reduction::none");
+    lc::options<float> d;
+    d.reduce = lc::reduction::none;
+    throws(d, "reduction::none needs options.losses");
+    CHECK_THROWS_WITH_AS(lc::bce_with_logits_forward_backward(x.data(), y.data(), 12, static_cast<float*>(nullptr), o),
+                         doctest::Contains("gradient pointer is null"), lc::error);
+    CHECK_THROWS_WITH_AS(lc::bce_forward_backward(x.data(), y.data(), 12, g.data(), b),
+                         doctest::Contains("pos_weight applies to bce_with_logits only"), lc::error);
+    CHECK_THROWS_AS(lc::sigmoid_backward(x.data(), static_cast<const float*>(nullptr), 12, g.data()), lc::error);
+
+    emu::stats().fail_next_allocation = true;
+    try {
+        lc::bce_with_logits_forward(x.data(), y.data(), 12, o);
+        FAIL("no error");
+    } catch (const lc::error& e) {
+        CHECK(e.code() == cudaErrorMemoryAllocation);
+        CHECK(std::string(e.what()).find("cudaMallocAsync of the workspace failed: cudaErrorMemoryAllocation") !=
+              std::string::npos);
+    }
+    emu::stats().fail_next_allocation = true;
+    CHECK_THROWS_AS(lc::check_inputs(lc::input_kind::logits, x.data(), y.data(), 12, o), lc::error);
+    CHECK(emu::stats().live_allocations == 0);
+}
+
+TEST_CASE("cuda (emulated): the emulation rejects what CUDA rejects") {
+    // An empty grid is an invalid configuration in CUDA; the kernels never
+    // launch one (n = 0 launches nothing), and the emulation reports it.
+    const long before = emu::stats().launches;
+    lc::sigmoid<float>(nullptr, 0, nullptr);
+    CHECK(emu::stats().launches == before);
+    emu::launch(lc::impl::finish_kernel<float>, 0, lc::impl::block_threads, nullptr,
+                static_cast<const lc::impl::partial_sum*>(nullptr), 0u, std::size_t(0), false,
+                static_cast<float*>(nullptr));
+    CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
+    CHECK(cudaGetLastError() == cudaSuccess);
+}
