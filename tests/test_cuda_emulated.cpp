@@ -65,7 +65,10 @@ struct inputs {
             x.data[i] = static_cast<T>(probabilities ? u(rng) : logit(rng));
             const double r = u(rng);
             y.data[i] = static_cast<T>(r < 0.4 ? 0.0 : r < 0.8 ? 1.0 : u(rng));
-            w.data[i] = static_cast<T>(2 * u(rng));
+            // Weights in [-0.25, 1.75): the kernels follow the formula for a
+            // negative one (only the checks reject it), so that the sums
+            // cancel.
+            w.data[i] = static_cast<T>(2 * u(rng) - 0.25);
         }
         if (!probabilities && n >= 8) {  // the tails and the infinities
             x.data[1] = T(-1e4);
@@ -105,7 +108,8 @@ struct loss_case {
     bool grad;
     bool weight;
     int pos_weight;  // 0: none, 1: one value, 2: C classes
-    std::size_t offset;
+    std::size_t offset;  // of the inputs and, unless out_offset says otherwise, of the outputs
+    int out_offset = -1;
 };
 
 // What a loss call must produce: the per-element losses (none), the
@@ -165,6 +169,7 @@ void check_cpu_kernels(const loss_case& k, const inputs<float>& in, std::size_t 
     outputs<float> cpu(k.n, 0);
     ll::options<float> o;
     o.reduce = k.reduce;
+    o.check = false;  // negative weights
     if (k.weight) o.weight = ll::span<const float>(in.w.data, k.n);
     if (classes > 0) o.pos_weight = ll::span<const float>(in.pw.data, classes);
     if (k.reduce == ll::reduction::none) o.losses = ll::span<float>(cpu.losses.data, k.n);
@@ -193,7 +198,9 @@ void compare_loss(const loss_case& k, bool probabilities, std::uint64_t seed) {
     go.weight = k.weight ? in.w.data : nullptr;
     go.pos_weight = classes > 0 ? in.pw.data : nullptr;
     go.pos_weight_size = classes;
-    outputs<T> got(k.n, k.offset);  // misaligned where the inputs are aligned, and the reverse
+    // With the inputs' offset: all aligned (the vector path) or none (the
+    // scalar path), unless out_offset misaligns the outputs alone.
+    outputs<T> got(k.n, k.out_offset < 0 ? k.offset : static_cast<std::size_t>(k.out_offset));
     if (none) go.losses = got.losses.data;
     else go.result = got.result.data;
     if (probabilities) {
@@ -226,20 +233,23 @@ void loss_grid(bool probabilities) {
     // costs the emulation milliseconds.
     std::uint64_t seed = 1;
     const int pos_weights = probabilities ? 1 : 3;
-    for (std::size_t n : {0u, 1u, 3u, 4u, 5u, 8u, 255u, 1000u, 4099u})
+    for (std::size_t n : {0u, 1u, 3u, 4u, 5u, 8u, 255u, 1000u, 4095u})
         for (ll::reduction r : {ll::reduction::none, ll::reduction::sum, ll::reduction::mean})
             for (bool grad : {false, true})
                 for (bool weight : {false, true})
                     for (int pw = 0; pw < pos_weights; ++pw)
                         for (std::size_t offset : {0u, 1u}) {
-                            // 4099: one value of pos_weight misaligned, the rest aligned.
-                            if (n == 4099 && !probabilities && (offset == 1) != (pw == 1)) continue;
+                            // 4095 (7 classes): one value of pos_weight misaligned, the rest aligned.
+                            if (n == 4095 && !probabilities && (offset == 1) != (pw == 1)) continue;
                             compare_loss<T>({n, r, grad, weight, pw, offset}, probabilities, ++seed);
                         }
-    const std::size_t n = 65543;  // 65 or 129 blocks
+    // The outputs alone misaligned: the scalar path for aligned inputs.
+    compare_loss<T>({1000, ll::reduction::none, true, true, 0, 0, 1}, probabilities, ++seed);
+    compare_loss<T>({1000, ll::reduction::mean, true, false, 0, 0, 1}, probabilities, ++seed);
+    const std::size_t n = 65541;  // 65 or 129 blocks, 3 classes, a partial last chunk
     compare_loss<T>({n, ll::reduction::mean, true, true, probabilities ? 0 : 2, 0}, probabilities, ++seed);
     compare_loss<T>({n, ll::reduction::sum, false, false, probabilities ? 0 : 1, 1}, probabilities, ++seed);
-    compare_loss<T>({n, ll::reduction::none, true, true, 0, 1}, probabilities, ++seed);
+    compare_loss<T>({n, ll::reduction::none, true, true, probabilities ? 0 : 2, 1}, probabilities, ++seed);
 }
 
 }  // namespace
@@ -260,7 +270,45 @@ TEST_CASE("cuda (emulated): a grid capped at max_blocks, each thread over severa
     const std::size_t n = lc::impl::max_blocks * lc::impl::block_threads * lc::impl::pack<T>::size * 2 + 13;
     REQUIRE(lc::impl::grid_size<T>(n) == lc::impl::max_blocks);
     REQUIRE(lc::workspace_size<T>(n) == lc::impl::max_blocks * sizeof(lc::impl::partial_sum));
-    compare_loss<T>({n, ll::reduction::mean, true, true, 2, 1}, false, 99);
+    REQUIRE(classes_for(n) == 7);
+    compare_loss<T>({n, ll::reduction::mean, true, true, 2, 0}, false, 99);
+}
+
+TEST_CASE("cuda (emulated): finish_kernel keeps the low halves of more partials than threads") {
+    // 1000 partial sums as the blocks leave them: hi a sum of losses of
+    // either sign, lo the sum of its rounding errors (|lo| <= ulp(hi) / 2),
+    // here all positive, so that together they move the total by many ulp.
+    // The sum is well conditioned (sum |x| / |sum x| ~ 30), where the
+    // two-sum merge is correctly rounded; one that dropped any lo, or any
+    // partial past the first 256 (one per thread), is off.
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    std::vector<lc::impl::partial_sum> partials;
+    mpfr_t exact;
+    mpfr_init2(exact, 4096);
+    mpfr_set_zero(exact, 1);
+    for (int i = 0; i < 1000; ++i) {
+        const double hi = 1000 * u(rng);
+        const double ulp = std::nextafter(std::fabs(hi), INFINITY) - std::fabs(hi);
+        const lc::impl::partial_sum p{hi, 0.5 * ulp * std::fabs(u(rng))};
+        partials.push_back(p);
+        mpfr_add_d(exact, exact, p.hi, MPFR_RNDN);
+        mpfr_add_d(exact, exact, p.lo, MPFR_RNDN);
+    }
+    const double want = mpfr_get_d(exact, MPFR_RNDN);
+    mpfr_clear(exact);
+    double got = 0;
+    emu::launch(lc::impl::finish_kernel<double>, 1, lc::impl::block_threads, nullptr, partials.data(),
+                static_cast<unsigned>(partials.size()), std::size_t(1), false, &got);
+    REQUIRE(cudaGetLastError() == cudaSuccess);
+    CHECK(same_bits(got, want));
+    // The same partials without their low halves give another value: the
+    // check above can fail.
+    for (auto& p : partials) p.lo = 0;
+    double without = 0;
+    emu::launch(lc::impl::finish_kernel<double>, 1, lc::impl::block_threads, nullptr, partials.data(),
+                static_cast<unsigned>(partials.size()), std::size_t(1), false, &without);
+    CHECK(!same_bits(without, want));
 }
 
 TEST_CASE("cuda (emulated): the sum is reproducible and the workspace the caller's or the allocator's") {
@@ -384,6 +432,7 @@ TEST_CASE_TEMPLATE("cuda (emulated): sigmoid and sigmoid_backward", T, float, do
 TEST_CASE("cuda (emulated): check_inputs names the first bad value, as the CPU kernels") {
     const std::size_t n = 300000;  // several blocks, each thread over several elements
     inputs<float> in(n, 0, true, 11);
+    for (std::size_t i = 0; i < n; ++i) in.w.data[i] = std::fabs(in.w.data[i]);  // valid weights
     // Bad values scattered over blocks, the smallest index not the first
     // one any thread meets.
     in.y.data[250000] = 2.f;
@@ -435,6 +484,17 @@ TEST_CASE("cuda (emulated): check_inputs names the first bad value, as the CPU k
     in.pw.data[3] = in.pw.data[4] = 1.f;
     in.y.data[200000] = in.y.data[250000] = 1.f;
     CHECK_NOTHROW(lc::check_inputs(lc::input_kind::logits, in.x.data, in.y.data, n, go));
+    // A scratch of the caller's: nothing allocated.
+    unsigned long long scratch[2];
+    in.pw.data[4] = -3.f;
+    CHECK_THROWS_WITH_AS(lc::check_inputs(lc::input_kind::logits, in.x.data, in.y.data, n, go, nullptr, scratch),
+                         doctest::Contains("pos_weight at index 4 is -3.000000"), lc::error);
+    CHECK(emu::stats().live_allocations == 0);
+    // More classes than elements (n = 0): the classes are still checked.
+    CHECK_THROWS_WITH_AS(lc::check_inputs(lc::input_kind::logits, in.x.data, in.y.data, 0, go),
+                         doctest::Contains("pos_weight at index 4"), lc::error);
+    in.pw.data[4] = 1.f;
+    CHECK_NOTHROW(lc::check_inputs(lc::input_kind::logits, in.x.data, in.y.data, 0, go));
     // find_invalid alone leaves the encoded answer: none.
     in.x.data[5] = 0.5f;
     unsigned long long first[2] = {0, 0};
@@ -471,6 +531,16 @@ TEST_CASE("cuda (emulated): bad arguments and a failed allocation are errors, no
     CHECK_THROWS_WITH_AS(lc::bce_forward_backward(x.data(), y.data(), 12, g.data(), b),
                          doctest::Contains("pos_weight applies to bce_with_logits only"), lc::error);
     CHECK_THROWS_AS(lc::sigmoid_backward(x.data(), static_cast<const float*>(nullptr), 12, g.data()), lc::error);
+    CHECK_THROWS_WITH_AS(lc::sigmoid(x.data(), 12, static_cast<float*>(nullptr)),
+                         doctest::Contains("input or output pointer is null"), lc::error);
+    CHECK_THROWS_WITH_AS(lc::bce_with_logits_forward(static_cast<const float*>(nullptr), y.data(), 12, o),
+                         doctest::Contains("input or target pointer is null"), lc::error);
+    lc::options<float> only_pointer = o;
+    only_pointer.pos_weight = x.data();
+    throws(only_pointer, "pos_weight and pos_weight_size must be given together");
+    lc::options<float> only_size = o;
+    only_size.pos_weight_size = 3;
+    throws(only_size, "pos_weight and pos_weight_size must be given together");
 
     emu::stats().fail_next_allocation = true;
     try {
@@ -481,9 +551,29 @@ TEST_CASE("cuda (emulated): bad arguments and a failed allocation are errors, no
         CHECK(std::string(e.what()).find("cudaMallocAsync of the workspace failed: cudaErrorMemoryAllocation") !=
               std::string::npos);
     }
+    // A failed call is not reported again by the next, valid one (the
+    // runtime's last error is cleared when the error is thrown).
+    CHECK_NOTHROW(lc::bce_with_logits_forward(x.data(), y.data(), 12, o));
+    CHECK(cudaGetLastError() == cudaSuccess);
     emu::stats().fail_next_allocation = true;
     CHECK_THROWS_AS(lc::check_inputs(lc::input_kind::logits, x.data(), y.data(), 12, o), lc::error);
     CHECK(emu::stats().live_allocations == 0);
+    CHECK_NOTHROW(lc::check_inputs(lc::input_kind::logits, x.data(), y.data(), 12, o));
+
+    // Failed launches: the loss kernel (its workspace is freed), the map
+    // kernels, and the value check inside check_inputs (its scratch freed).
+    emu::stats().fail_next_launch = true;
+    CHECK_THROWS_WITH_AS(lc::bce_with_logits_forward(x.data(), y.data(), 12, o),
+                         "logitloss::cuda::bce_with_logits_forward: kernel launch failed: cudaErrorLaunchFailure "
+                         "(unspecified launch failure)",
+                         lc::error);
+    emu::stats().fail_next_launch = true;
+    CHECK_THROWS_AS(lc::sigmoid(x.data(), 12, g.data()), lc::error);
+    emu::stats().fail_next_launch = true;
+    CHECK_THROWS_AS(lc::check_inputs(lc::input_kind::logits, x.data(), y.data(), 12, o), lc::error);
+    CHECK(emu::stats().live_allocations == 0);
+    CHECK_NOTHROW(lc::bce_with_logits_forward(x.data(), y.data(), 12, o));
+    CHECK(result == doctest::Approx(0.6931472));  // log 2
 }
 
 TEST_CASE("cuda (emulated): the emulation rejects what CUDA rejects") {
@@ -492,9 +582,8 @@ TEST_CASE("cuda (emulated): the emulation rejects what CUDA rejects") {
     const long before = emu::stats().launches;
     lc::sigmoid<float>(nullptr, 0, nullptr);
     CHECK(emu::stats().launches == before);
-    emu::launch(lc::impl::finish_kernel<float>, 0, lc::impl::block_threads, nullptr,
-                static_cast<const lc::impl::partial_sum*>(nullptr), 0u, std::size_t(0), false,
-                static_cast<float*>(nullptr));
+    emu::launch(lc::impl::finish_kernel<float>, 0, lc::impl::block_threads, nullptr, nullptr, 0u, std::size_t(0),
+                false, nullptr);
     CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
     CHECK(cudaGetLastError() == cudaSuccess);
 }

@@ -409,14 +409,22 @@ __global__ void __launch_bounds__(block_threads)
     }
 }
 
+template <class T>
+struct same_type {
+    using type = T;
+};
+
 // kernel<<<grid, block_threads, 0, stream>>>(args...): the one place that
 // launches, so that the CPU emulation of the test suite can take it over.
-template <class... Params, class... Args>
-inline void launch(void (*kernel)(Params...), unsigned grid, cudaStream_t stream, const Args&... args) {
-#if defined(LOGITLOSS_CUDA_EMULATION)
+// The parameter types come from the kernel alone, and the arguments convert
+// to them implicitly, as in a direct launch.
+template <class... Params>
+inline void launch(void (*kernel)(Params...), unsigned grid, cudaStream_t stream,
+                   typename same_type<Params>::type... args) {
+#if defined(LOGITLOSS_CUDA_EMULATION) && !defined(__CUDACC__)
     ::logitloss_cuda_emulation::launch(kernel, grid, block_threads, stream, args...);
 #else
-    kernel<<<grid, block_threads, 0, stream>>>(static_cast<Params>(args)...);
+    kernel<<<grid, block_threads, 0, stream>>>(args...);
 #endif
 }
 
@@ -424,11 +432,16 @@ inline void launch(void (*kernel)(Params...), unsigned grid, cudaStream_t stream
     throw error(std::string("logitloss::cuda::") + fn + ": " + what, cudaErrorInvalidValue);
 }
 
+// Throws for a failed runtime call. The runtime also records the failure as
+// this thread's last error; it is cleared here, so that the next launch's
+// cudaGetLastError() does not report it again.
 inline void check_cuda(const char* fn, const char* step, cudaError_t e) {
-    if (e != cudaSuccess)
+    if (e != cudaSuccess) {
+        static_cast<void>(cudaGetLastError());
         throw error(std::string("logitloss::cuda::") + fn + ": " + step + " failed: " + cudaGetErrorName(e) + " (" +
                         cudaGetErrorString(e) + ")",
                     e);
+    }
 }
 
 // The host-side checks of the loss kernels' arguments (the CPU kernels'
@@ -499,7 +512,7 @@ void run_loss(const char* fn, input_kind kind, const T* x, const T* y, std::size
         launched = cudaGetLastError();
     }
     if (launched == cudaSuccess && !none) {
-        launch(finish_kernel<T>, 1, stream, static_cast<const partial_sum*>(partials), blocks, n, mean, o.result);
+        launch(finish_kernel<T>, 1, stream, partials, blocks, n, mean, o.result);
         launched = cudaGetLastError();
     }
     // Released after the kernels in stream order, whether they launched or not.
