@@ -380,9 +380,7 @@ double median_ms(F&& f, int reps, const torch::Device& device) {
         synchronize(device);
         times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     }
-    std::sort(times.begin(), times.end());
-    const std::size_t n = times.size();
-    return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    return median(std::move(times));
 }
 
 Tensor grad_of(const Tensor& loss, const Tensor& x) { return torch::autograd::grad({loss}, {x})[0]; }

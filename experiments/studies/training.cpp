@@ -113,7 +113,7 @@ public:
         for (std::size_t i = 0; i < parameters.size(); ++i) squares += v[2 + i] * v[2 + i];
         r.grad_norm = std::sqrt(squares);
         r.layer_grads.assign(v + 2 + parameters.size(), v + 2 + parameters.size() + weights.size());
-        if (spec_.clip > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), spec_.clip);
+        if (spec_.clip > 0) torch::nn::utils::clip_grad_norm_(parameters, spec_.clip);
         adam_.step();
         r.seconds = seconds_since(start);
         return r;
@@ -403,10 +403,7 @@ double median_step_seconds(const std::vector<lockstep_run>& runs) {
     std::vector<double> t;
     for (const auto& r : runs)
         for (const auto& x : r.steps) t.push_back(x.seconds);
-    if (t.empty()) return nan;
-    std::sort(t.begin(), t.end());
-    const std::size_t m = t.size() / 2;
-    return t.size() % 2 ? t[m] : 0.5 * (t[m - 1] + t[m]);
+    return median(std::move(t));
 }
 
 void lockstep_plot(report& rep, const std::vector<lockstep_run>& runs, const std::vector<lockstep_config>& configs) {
