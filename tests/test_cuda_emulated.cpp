@@ -25,16 +25,18 @@
 // After the CPU headers: the emulation defines __global__, __device__, ...
 #include <logitloss/cuda.cuh>
 
+#include "support.hpp"
+
 namespace ll = logitloss;
 namespace lc = logitloss::cuda;
 namespace emu = logitloss_cuda_emulation;
 
 namespace {
 
+// The same bits, or both NaN.
 template <class T>
 bool same_bits(T a, T b) {
-    if (std::isnan(a) && std::isnan(b)) return true;
-    return std::memcmp(&a, &b, sizeof a) == 0;
+    return (std::isnan(a) && std::isnan(b)) || support::to_bits(a) == support::to_bits(b);
 }
 
 // First index where two arrays differ in their bits, or -1.

@@ -44,6 +44,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 // ---- runtime types and values (the subset cuda.cuh names) ----------------------------
@@ -204,16 +205,11 @@ inline pool& pool_of(unsigned threads) {  // under launch_mutex
     return *p;
 }
 
-template <class T>
-struct same_type {
-    using type = T;
-};
-
 // kernel<<<grid, block, 0, stream>>>(args...), synchronously; the arguments
 // convert to the kernel's parameter types implicitly, as in a launch.
 template <class... Params>
 void launch(void (*kernel)(Params...), unsigned grid, unsigned block, cudaStream_t,
-            typename same_type<Params>::type... args) {
+            std::type_identity_t<Params>... args) {
     if (grid == 0 || block == 0 || block > 1024 || block % warp_size != 0) {
         last_error = cudaErrorInvalidConfiguration;
         return;
