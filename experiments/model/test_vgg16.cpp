@@ -1,10 +1,10 @@
 // The VGG16 of the experiment: its shape (65,058,625 parameters, as the
 // original reports 65.1M), the BatchNorm variant, the three
 // initialisations, the small test models and the errors.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
-
 #include "model/vgg16.hpp"
+
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "doctest_torch.hpp"
 
 namespace le = logitloss::experiments;
 

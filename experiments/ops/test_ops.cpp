@@ -30,16 +30,8 @@
 //               Skipped otherwise, a failure with LOGITLOSS_TEST_REQUIRE_CUDA=1.
 #include "ops/ops.hpp"
 
-// LibTorch brings glog, whose CHECK macros would shadow doctest's.
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
+#include "doctest_torch.hpp"
 
 #include <cmath>
 #include <cstdint>
