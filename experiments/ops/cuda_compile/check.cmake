@@ -4,7 +4,8 @@
 # linking, every translation unit whose code differs in the CUDA build:
 # ops_cuda.cu (nvcc), ops.cpp and studies/common.cpp. It checks the CMake
 # code and the CUDA branches of the sources, warnings as errors, where no
-# CUDA LibTorch is installed.
+# CUDA LibTorch is installed, and that no link line adds the static CUDA
+# runtime.
 #
 #   cmake -DSOURCE=<repo> -DBINARY=<dir> -DREAL_TORCH_DIR=<Torch_DIR> -DNVCC=<nvcc>
 #         -DCMAKE_MAKE_PROGRAM=<ninja> -P check.cmake
@@ -26,6 +27,13 @@ execute_process(
     RESULT_VARIABLE status)
 if(NOT status EQUAL 0)
     message(FATAL_ERROR "configuring the CUDA build failed (${status})")
+endif()
+
+# One CUDA runtime in the process: LibTorch's shared one, never CMake's
+# default static runtime beside it.
+file(READ "${BINARY}/build.ninja" ninja)
+if(ninja MATCHES "cudart_static")
+    message(FATAL_ERROR "a link line names the static CUDA runtime (cudart_static) beside LibTorch's shared one")
 endif()
 
 set(objects
