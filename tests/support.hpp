@@ -42,8 +42,10 @@ inline float step(float r, bool up) {
 // approximated by `ref` (a double of relative error below 2^-48, or an
 // MPFR-rounded value). When ref lies so close to a rounding boundary of float
 // that its own error could flip the rounding, both neighbours are possible
-// correctly rounded results and the larger distance is reported. Written
-// without library calls: the exhaustive sweep calls it 2^35 times.
+// correctly rounded results and the larger distance is reported. The sweeps
+// use the equivalent pair below (round_f32 once per reference, then
+// ulp_error_f32 on the rounded value), which the exhaustive test checks
+// against this one.
 inline std::uint32_t ulp_error_f32(float got, double ref) {
     const float r = static_cast<float>(ref);
     std::uint32_t d = ulp_distance(got, r);
@@ -59,21 +61,28 @@ inline std::uint32_t ulp_error_f32(float got, double ref) {
     return d;
 }
 
-// ulp_error_f32 for whole arrays, written without branches so that the
-// compiler vectorises it: e[i] = ulp_error_f32(got[i], ref[i]).
-inline void ulp_errors_f32(const float* got, const double* ref, std::uint32_t* e, std::size_t n) {
+// A double reference rounded to float once, for comparing many results
+// against it: `pos` is the rounded value's place on the line of floats (+0
+// and -0 share 0; a NaN reference is nan_pos), `adj` is 0, or the step (+1 or
+// -1) to the other neighbour when the reference sits within its own error of
+// a rounding boundary, as in ulp_error_f32.
+struct rounded_f32 {
+    static constexpr std::int32_t nan_pos = std::numeric_limits<std::int32_t>::min();
+    std::int32_t pos;
+    std::int32_t adj;
+};
+
+// round_f32 for whole arrays, written without branches so that the compiler
+// vectorises it.
+inline void round_f32(const double* ref, rounded_f32* out, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         const double q = ref[i];
         const float r = static_cast<float>(q);
         const double rd = static_cast<double>(r);
-        std::uint32_t gb, rb;
-        std::memcpy(&gb, &got[i], 4);
+        std::uint32_t rb;
         std::memcpy(&rb, &r, 4);
-        // positions on the line of floats (+0 and -0 together), branch-free
-        const std::uint32_t gm = gb & 0x7fffffffu, rm = rb & 0x7fffffffu;
-        const std::int64_t og = (gb >> 31) ? -std::int64_t(gm) : std::int64_t(gm);
-        const std::int64_t orr = (rb >> 31) ? -std::int64_t(rm) : std::int64_t(rm);
-        const std::int64_t d0 = og - orr;
+        const std::uint32_t rm = rb & 0x7fffffffu;
+        const std::int32_t pos = (rb >> 31) ? -std::int32_t(rm) : std::int32_t(rm);
         // Gap from |r| to the next float towards |ref|, and whether ref sits
         // within the reference's own error of the midpoint of that gap.
         const std::uint32_t away = std::fabs(q) > std::fabs(rd);
@@ -82,13 +91,39 @@ inline void ulp_errors_f32(const float* got, const double* ref, std::uint32_t* e
         std::memcpy(&nf, &nb, 4);
         const double gap = std::fabs(static_cast<double>(nf) - std::fabs(rd));
         const double off = std::fabs(std::fabs(q - rd) - 0.5 * gap);
-        const std::int64_t amb = off <= std::fabs(q) * 0x1p-46;
-        const std::int64_t d1 = d0 - (q > rd ? 1 : -1);
-        const std::int64_t a0 = d0 < 0 ? -d0 : d0, a1 = d1 < 0 ? -d1 : d1;
-        const std::int64_t a = (amb & (a1 > a0)) ? a1 : a0;
-        const std::uint32_t gn = got[i] != got[i], rn = r != r;
-        const std::uint32_t nan_e = (gn & rn) ? 0u : 0xffffffffu;
-        e[i] = (gn | rn) ? nan_e : static_cast<std::uint32_t>(a);
+        const std::int32_t amb = off <= std::fabs(q) * 0x1p-46;
+        out[i].pos = r != r ? rounded_f32::nan_pos : pos;
+        out[i].adj = amb * (q > rd ? 1 : -1);
+    }
+}
+
+// The distance of got from a rounded reference: ulp_error_f32(got, ref) for
+// the ref that `want` was rounded from (0 for NaN against NaN, 2^32 - 1 for
+// NaN against a number). Branch-free.
+inline std::uint32_t ulp_error_f32(float got, rounded_f32 want) {
+    std::uint32_t gb;
+    std::memcpy(&gb, &got, 4);
+    const std::uint32_t gm = gb & 0x7fffffffu;
+    const std::int64_t og = (gb >> 31) ? -std::int64_t(gm) : std::int64_t(gm);
+    const std::int64_t d0 = og - want.pos, d1 = d0 - want.adj;
+    const std::int64_t a0 = d0 < 0 ? -d0 : d0, a1 = d1 < 0 ? -d1 : d1;
+    const std::int64_t a = a1 > a0 ? a1 : a0;
+    const std::uint32_t gn = got != got, rn = want.pos == rounded_f32::nan_pos;
+    const std::uint32_t nan_e = (gn & rn) ? 0u : 0xffffffffu;
+    return (gn | rn) ? nan_e : static_cast<std::uint32_t>(a);
+}
+
+// ulp_error_f32 for whole arrays: e[i] = ulp_error_f32(got[i], ref[i]).
+inline void ulp_errors_f32(const float* got, const rounded_f32* ref, std::uint32_t* e, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) e[i] = ulp_error_f32(got[i], ref[i]);
+}
+inline void ulp_errors_f32(const float* got, const double* ref, std::uint32_t* e, std::size_t n) {
+    constexpr std::size_t block = 1024;
+    rounded_f32 r[block];
+    for (std::size_t i = 0; i < n; i += block) {
+        const std::size_t m = n - i < block ? n - i : block;
+        round_f32(ref + i, r, m);
+        ulp_errors_f32(got + i, r, e + i, m);
     }
 }
 

@@ -67,6 +67,13 @@ struct stat {
                 }
         }
     }
+    // The errors of got[0..n) against the rounded references want[0..n),
+    // added (err: scratch of n elements).
+    void add_all(const float* got, const support::rounded_f32* want, const float* x, std::size_t n,
+                 std::uint32_t* err) {
+        support::ulp_errors_f32(got, want, err, n);
+        add_all(err, x, n);
+    }
     void merge(const stat& o) {
         if (o.max_ulp > max_ulp) {
             max_ulp = o.max_ulp;
@@ -179,8 +186,10 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, wit
         thread_local std::vector<float> x, zeros, ones, out[paths * n_functions];
         thread_local std::vector<support::logistic_ref> ref;
         thread_local std::vector<double> want[6];
+        thread_local std::vector<support::rounded_f32> rounded[6];
         thread_local std::vector<std::uint32_t> err;
         for (auto& w : want) w.resize(n);
+        for (auto& r : rounded) r.resize(n);
         err.resize(n);
         x.resize(n);
         zeros.assign(n, 0.f);
@@ -229,12 +238,13 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, wit
                 want[4][i] = -want[3][i];
                 want[5][i] = -want[1][i];
             }
+            // Each reference is rounded once for its functions and paths.
+            for (int w = 0; w < 6; ++w) support::round_f32(want[w].data(), rounded[w].data(), n);
             const int which[n_functions] = {0, 4, 2, 2, 3, 0, 5};
             for (int f = 0; f < n_functions; ++f) {
-                for (int path = 0; path < paths; ++path) {
-                    support::ulp_errors_f32(out[paths * f + path].data(), want[which[f]].data(), err.data(), n);
-                    st[paths * f + path].add_all(err.data(), x.data(), n);
-                }
+                for (int path = 0; path < paths; ++path)
+                    st[paths * f + path].add_all(out[paths * f + path].data(), rounded[which[f]].data(), x.data(), n,
+                                                 err.data());
             }
         }
     });
@@ -275,7 +285,9 @@ TEST_CASE("float32 exhaustive: bce and bce_grad for every p in [0, 1], hard targ
         (void)ll::dispatch::bce_forward_backward(p.data(), ones.data(), n, out[11].data(), o);
         const double eps = static_cast<double>(1e-12f);  // ATen's epsilon as the float kernel sees it
         thread_local std::vector<double> want[4];
+        thread_local std::vector<support::rounded_f32> rounded;
         thread_local std::vector<std::uint32_t> err;
+        rounded.resize(n);
         err.resize(n);
         for (auto& w : want) w.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
@@ -290,10 +302,9 @@ TEST_CASE("float32 exhaustive: bce and bce_grad for every p in [0, 1], hard targ
             want[3][i] = (pd - 1.0) / d;
         }
         for (int f = 0; f < 4; ++f) {
-            for (int path = 0; path < paths; ++path) {
-                support::ulp_errors_f32(out[paths * f + path].data(), want[f].data(), err.data(), n);
-                st[paths * f + path].add_all(err.data(), p.data(), n);
-            }
+            support::round_f32(want[f].data(), rounded.data(), n);
+            for (int path = 0; path < paths; ++path)
+                st[paths * f + path].add_all(out[paths * f + path].data(), rounded.data(), p.data(), n, err.data());
         }
     });
     print_table("float32, every p in [0, 1]: ATen's BCELoss formula", names, s, 4 * paths);
@@ -338,18 +349,49 @@ TEST_CASE("the double reference agrees with MPFR's correctly rounded values") {
                            << p_exact << " double " << r.sp_pos);
         mismatches += bad_s + bad_p;
     }
-    // The vectorised error function used by the sweep agrees with the plain one.
-    std::vector<float> got(xs.size());
-    std::vector<double> ref(xs.size());
-    std::vector<std::uint32_t> e(xs.size());
-    for (std::size_t i = 0; i < xs.size(); ++i) {
-        ref[i] = support::reference(xs[i]).sp_pos;
-        got[i] = support::from_bits<float>(static_cast<std::uint32_t>(support::to_bits(static_cast<float>(ref[i])) + (i % 5) - 2));
+    // The error function of the sweep (a reference rounded once, then integer
+    // distances) agrees with the plain one: on the references above, with
+    // results up to 2 ulp either side, and on references that sit on a
+    // rounding boundary of float or within the ambiguity window around it
+    // (where both neighbours count), NaN, infinities, zeros and subnormals.
+    std::vector<double> ref;
+    for (float x : xs) ref.push_back(support::reference(x).sp_pos);
+    std::size_t ambiguous = 0;
+    for (float v : {1.f, -1.f, 0.75f, 1e-30f, -3e30f, 1e-40f, -1e-45f, 0.f, std::numeric_limits<float>::max()}) {
+        const float up = std::nextafter(v, std::numeric_limits<float>::infinity());
+        const double mid = 0.5 * (static_cast<double>(v) + static_cast<double>(up));
+        for (double rel : {0.0, 0x1p-52, -0x1p-52, 0x1p-47, -0x1p-47, 0x1p-45, -0x1p-45, 0x1p-30})
+            ref.push_back(mid + std::fabs(mid) * rel);
+        ref.push_back(static_cast<double>(v));
     }
-    support::ulp_errors_f32(got.data(), ref.data(), e.data(), xs.size());
+    for (double v : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                     -std::numeric_limits<double>::infinity(), 1e300, -0.0})
+        ref.push_back(v);
+    std::vector<float> got;
+    std::vector<double> ref_of_got;
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+        const float r = static_cast<float>(ref[i]);
+        for (int k = -2; k <= 2; ++k) {
+            got.push_back(std::isnan(r) ? r : support::from_bits<float>(static_cast<std::uint32_t>(support::to_bits(r) + static_cast<std::uint32_t>(k))));
+            ref_of_got.push_back(ref[i]);
+        }
+        got.push_back(std::numeric_limits<float>::quiet_NaN());
+        ref_of_got.push_back(ref[i]);
+    }
+    std::vector<std::uint32_t> e(got.size());
+    support::ulp_errors_f32(got.data(), ref_of_got.data(), e.data(), got.size());
     std::size_t differ = 0;
-    for (std::size_t i = 0; i < xs.size(); ++i) differ += e[i] != ulp_error_f32(got[i], ref[i]);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        const std::uint32_t plain = ulp_error_f32(got[i], ref_of_got[i]);
+        if (e[i] != plain && differ < 10)
+            MESSAGE("ref " << ref_of_got[i] << ", got " << got[i] << ": sweep " << e[i] << ", plain " << plain);
+        differ += e[i] != plain;
+        support::rounded_f32 r;
+        support::round_f32(&ref_of_got[i], &r, 1);
+        ambiguous += r.adj != 0;
+    }
     CHECK(differ == 0);
+    CHECK(ambiguous > 0);
     MESSAGE("MPFR spot check: " << checked << " values, " << mismatches << " disagreements");
     CHECK(checked > 800000);
     CHECK(mismatches == 0);
