@@ -4,17 +4,7 @@
 // Where the two disagree by more than our bound, the higher-precision
 // reference decides who is wrong: it must always be torch, and those inputs
 // are counted by class (the README lists them).
-#include <torch/torch.h>
-
-// LibTorch brings glog, whose CHECK macros would shadow doctest's.
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-#include <doctest/doctest.h>
+#include "doctest_torch.hpp"
 
 #include <cinttypes>
 #include <cstdio>

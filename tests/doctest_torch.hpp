@@ -1,4 +1,5 @@
-// doctest for the experiments' tests, included after LibTorch: LibTorch's
+// doctest for the tests that use LibTorch (test_torch here, the
+// experiments' test_torch_ops and test_vgg16), included after it: LibTorch's
 // logging (glog in Debian's build, c10's own in others) defines CHECK and
 // CHECK_EQ ... CHECK_GE, which would replace doctest's assertions of the
 // same names with ones that abort the process. A test program defines
