@@ -129,7 +129,7 @@ TEST_CASE("dispatch: every path, float32 sample, within 2 ulp of the reference")
             support::ulp_errors_f32(out[f].data(), want[which[f]].data(), err.data(), n);
             const std::uint32_t worst = *std::max_element(err.begin(), err.end());
             CAPTURE(p);
-            CAPTURE(names[f]);
+            CAPTURE(std::string(names[f]));
             CHECK(worst <= 2);
             path_worst = std::max(path_worst, worst);
         }

@@ -251,7 +251,7 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, wit
     print_table("float32, all 2^32 inputs (x86-64, this build's widest SIMD path)", function_names, s,
                 paths * n_functions);
     for (int i = 0; i < paths * n_functions; ++i) {
-        CAPTURE(function_names[i / paths]);
+        CAPTURE(std::string(function_names[i / paths]));
         CAPTURE(path_name(i % paths));
         CHECK(s[i].max_ulp <= 2);
     }
@@ -309,7 +309,7 @@ TEST_CASE("float32 exhaustive: bce and bce_grad for every p in [0, 1], hard targ
     });
     print_table("float32, every p in [0, 1]: ATen's BCELoss formula", names, s, 4 * paths);
     for (int i = 0; i < 4 * paths; ++i) {
-        CAPTURE(names[i / paths]);
+        CAPTURE(std::string(names[i / paths]));
         CAPTURE(path_name(i % paths));
         CHECK(s[i].max_ulp <= 2);
     }

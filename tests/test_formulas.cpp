@@ -87,7 +87,7 @@ TEST_CASE("every SIMD architecture of this build: sampled float32 accuracy and a
     support::for_each_arch([&](auto arch) {
         using Arch = decltype(arch);
         using B = xsimd::batch<float, Arch>;
-        CAPTURE(Arch::name());
+        CAPTURE(std::string(Arch::name()));
         std::uint32_t worst[7] = {};
         std::uint32_t scalar_diff = 0;
         for (std::size_t i = 0; i + B::size <= xs.size(); i += B::size) {
@@ -140,7 +140,7 @@ TEST_CASE("every SIMD architecture of this build: float64 agrees with scalar") {
     support::for_each_arch([&](auto arch) {
         using Arch = decltype(arch);
         using B = xsimd::batch<double, Arch>;
-        CAPTURE(Arch::name());
+        CAPTURE(std::string(Arch::name()));
         std::uint64_t diff = 0;
         for (std::size_t i = 0; i + B::size <= xs.size(); i += B::size) {
             const B x = B::load_unaligned(xs.data() + i);

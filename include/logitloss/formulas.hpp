@@ -184,9 +184,7 @@ template <class T>
     d_lo = O::select(floor, T(0), d_lo);
     // n/d with one Newton correction on an exact residual
     const T q = n_hi / d_hi;
-    T ph, pl;
-    O::two_prod(q, d_hi, ph, pl);
-    const T res = (((n_hi - ph) - pl) + n_lo) - q * d_lo;
+    const T res = (O::residual(n_hi, q, d_hi) + n_lo) - q * d_lo;
     // When numerator and denominator are single values, q is already the
     // correctly rounded quotient, and the residual may have underflowed
     // (tiny p on the epsilon floor): no correction then.

@@ -134,15 +134,14 @@ LOGITLOSS_HD LOGITLOSS_INLINE logistic_core<T> make_logistic_core(T x) noexcept 
 }
 
 // m = e/(1+e) = sigmoid(-|x|) in (0, 1/2], within 0.5 ulp of a value
-// accurate to ~2^-27 relative: one division, then an exact residual
-// (two_prod) and a Newton correction. Subnormal m is rounded once.
+// accurate to ~2^-27 relative: one division, then the residual e - q*(1+e)
+// (ops::residual: rounded once, exact where representable) and a Newton
+// correction. Subnormal m is rounded once.
 template <class T>
 LOGITLOSS_HD LOGITLOSS_INLINE T small_sigmoid(const logistic_core<T>& c) noexcept {
     using O = ops<T>;
     const T q = c.e_hi * c.inv;
-    T ph, pl;
-    O::two_prod(q, c.d_hi, ph, pl);
-    const T res = ((c.e_hi - ph) - pl) + (c.e_lo - q * c.d_lo);
+    const T res = O::residual(c.e_hi, q, c.d_hi) + (c.e_lo - q * c.d_lo);
     return O::fma(res, c.inv, q);
 }
 

@@ -7,6 +7,8 @@
 // so that each has one exact meaning on every backend:
 //   fma        fused a*b+c, one rounding (scalar: std::fma, always fused)
 //   two_prod   a*b as an unevaluated pair hi+lo with hi+lo == a*b exactly
+//   residual   n - q*d, exact whenever that value is representable (the
+//              remainder of a rounded quotient q ~ n/d)
 //   select     lane-wise c ? a : b, never evaluating a NaN into a trap
 //   pow2       2^k for an integral k in the normal exponent range, exactly
 //   scale_pow2 v * 2^k for such k (one instruction on AVX-512)
@@ -120,6 +122,12 @@ struct ops<S, std::enable_if_t<std::is_same<S, float>::value || std::is_same<S, 
         hi = a * b;
         lo = fma(a, b, -hi);
     }
+
+    // n - q*d in one fused operation: exact when the value is representable,
+    // as it is for q the rounded quotient n/d (barring underflow). No product
+    // is left for the compiler to contract (-ffp-contract=fast would fuse a
+    // separate n - hi into fma(-q, d, n) and count the low half twice).
+    LOGITLOSS_HD static LOGITLOSS_INLINE S residual(S n, S q, S d) noexcept { return fma(-q, d, n); }
 
     // 2^k for integral k in [min_normal_exponent, 0], built from its bits. k
     // arrives as S; NaN and out-of-range k give an unspecified finite or

@@ -99,6 +99,19 @@ struct ops<xsimd::batch<S, A>> {
         }
     }
 
+    // n - q*d, exact when representable: one fused multiply-add where the
+    // arch has one (see ops<S>::residual), else Dekker's product and two
+    // subtractions, n - hi being exact (Sterbenz) and so the last one too.
+    static LOGITLOSS_INLINE B residual(B n, B q, B d) noexcept {
+        if constexpr (has_fused_fma) {
+            return fma(neg(q), d, n);
+        } else {
+            B hi, lo;
+            two_prod(q, d, hi, lo);
+            return (n - hi) - lo;
+        }
+    }
+
     // Integer work is done as exact float arithmetic plus one conversion, so
     // no integer shifts are needed (GCC 12 warns inside the AVX-512 shift
     // intrinsics under -Wall).
