@@ -558,13 +558,15 @@ std::string show(const outcome& o) {
 // target and gradient pointers (null with n > 0: null_pointer, index 0);
 // weight (given = non-empty or non-null data: a size other than n is
 // size_mismatch at that size, then null data with n > 0 null_pointer);
-// pos_weight (C > 0 values: on probabilities size_mismatch at C, then null
+// pos_weight (0 values with non-null data: size_mismatch at 0; C > 0
+// values: on probabilities size_mismatch at C, then null
 // data null_pointer, then n % C != 0 size_mismatch at C); losses (none: a
 // size other than n, or null data with n > 0, is missing_output at the size;
 // sum/mean: any non-zero size is size_mismatch at the size); and, with
 // check on, the values: pos_weight first (class index), then the lowest bad
 // element with input, target, weight checked in that order there. A value is
-// valid when the comparison holds (NaN never does; -0 >= 0 does).
+// valid when the comparison holds (NaN never does; -0 >= 0 does); weights
+// and pos_weight must also be finite.
 template <class T>
 outcome expected_error(const plan& p, const inputs<T>& in) {
     const std::size_t n = p.n;
@@ -582,6 +584,7 @@ outcome expected_error(const plan& p, const inputs<T>& in) {
         if (n > 0 && p.weight.null_data) return fails(ll::error_kind::null_pointer, 0);
     }
     const std::size_t classes = p.pos_weight.given ? p.pos_weight.len : 0;
+    if (classes == 0 && in.pos_weight.data() != nullptr) return fails(ll::error_kind::size_mismatch, 0);
     if (classes > 0) {
         if (probs) return fails(ll::error_kind::size_mismatch, classes);
         if (p.pos_weight.null_data) return fails(ll::error_kind::null_pointer, 0);
@@ -595,13 +598,15 @@ outcome expected_error(const plan& p, const inputs<T>& in) {
     }
     if (!p.check) return {};
     for (std::size_t c = 0; c < classes; ++c)
-        if (!(in.pw[c] >= T(0))) return fails(ll::error_kind::negative_pos_weight, c);
+        if (!(in.pw[c] >= T(0) && in.pw[c] <= std::numeric_limits<T>::max()))
+            return fails(ll::error_kind::negative_pos_weight, c);
     const bool weighted = in.w.allocated() && in.w.size() == n;
     for (std::size_t i = 0; i < n; ++i) {
         if (probs && !(in.x[i] >= T(0) && in.x[i] <= T(1)))
             return fails(ll::error_kind::probability_out_of_range, i);
         if (!(in.y[i] >= T(0) && in.y[i] <= T(1))) return fails(ll::error_kind::target_out_of_range, i);
-        if (weighted && !(in.w[i] >= T(0))) return fails(ll::error_kind::negative_weight, i);
+        if (weighted && !(in.w[i] >= T(0) && in.w[i] <= std::numeric_limits<T>::max()))
+            return fails(ll::error_kind::negative_weight, i);
     }
     return {};
 }

@@ -37,7 +37,7 @@ void expect_error(F f, ll::error_kind kind, std::size_t index, const std::string
         thrown = true;
         CHECK(e.kind() == kind);
         CHECK(e.index() == index);
-        CAPTURE(e.what());
+        CAPTURE(std::string(e.what()));
         CHECK(std::string(e.what()).find(needle) != std::string::npos);
     }
     CHECK(thrown);
@@ -65,8 +65,9 @@ TEST_CASE("probabilities outside [0,1] are an error when checking, NaN otherwise
     ll::options<float> o;
     o.reduce = ll::reduction::none;
     o.losses = ll::span<float>(f.losses);
+    // The value is shown with every digit it needs (not as 1.000000).
     expect_error([&] { (void)ll::bce_forward_backward(f.x.data(), f.y.data(), 40, f.grad.data(), o); },
-                 ll::error_kind::probability_out_of_range, 5, "probability at index 5");
+                 ll::error_kind::probability_out_of_range, 5, "probability at index 5 is 1.00000012, must be in [0, 1]");
     CHECK(f.untouched());
     f.x[5] = qnan;
     expect_error([&] { (void)ll::bce_forward(f.x.data(), f.y.data(), 40, o); },
@@ -81,7 +82,7 @@ TEST_CASE("probabilities outside [0,1] are an error when checking, NaN otherwise
     CHECK(f.losses[4] == ll::bce(0.5f, 1.f));
 }
 
-TEST_CASE("negative or NaN weight and pos_weight") {
+TEST_CASE("negative, NaN or infinite weight and pos_weight") {
     fixture f;
     std::vector<float> w(40, 1.f);
     w[17] = -0.1f;
@@ -93,12 +94,25 @@ TEST_CASE("negative or NaN weight and pos_weight") {
     w[17] = qnan;
     expect_error([&] { (void)ll::bce_with_logits_forward(f.x.data(), f.y.data(), 40, o); },
                  ll::error_kind::negative_weight, 17, "weight at index 17");
+    // An infinite weight would turn a zero term into inf * 0 = NaN.
+    w[17] = std::numeric_limits<float>::infinity();
+    expect_error([&] { (void)ll::bce_forward(f.x.data(), f.y.data(), 40, o); }, ll::error_kind::negative_weight, 17,
+                 "weight at index 17 is inf, must be finite and >= 0");
+    w[17] = std::numeric_limits<float>::max();
+    CHECK_NOTHROW((void)ll::bce_with_logits_forward(f.x.data(), f.y.data(), 40, o));
     std::vector<float> pw = {1.f, 2.f, -3.f, 4.f};
     ll::options<float> p;
     p.pos_weight = ll::span<const float>(pw);
     expect_error([&] { (void)ll::bce_with_logits_forward_backward(f.x.data(), f.y.data(), 40, f.grad.data(), p); },
-                 ll::error_kind::negative_pos_weight, 2, "pos_weight at index 2");
+                 ll::error_kind::negative_pos_weight, 2, "pos_weight at index 2 is -3, must be finite and >= 0");
     CHECK(f.untouched());
+    pw[2] = std::numeric_limits<float>::infinity();
+    expect_error([&] { (void)ll::bce_with_logits_forward(f.x.data(), f.y.data(), 40, p); },
+                 ll::error_kind::negative_pos_weight, 2, "pos_weight at index 2 is inf");
+    // A pointer without elements is an error, as for weight.
+    p.pos_weight = ll::span<const float>(pw.data(), 0);
+    expect_error([&] { (void)ll::bce_with_logits_forward(f.x.data(), f.y.data(), 40, p); },
+                 ll::error_kind::size_mismatch, 0, "pos_weight has a pointer but no elements");
 }
 
 TEST_CASE("size mismatches and missing outputs") {

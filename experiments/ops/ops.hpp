@@ -20,7 +20,7 @@
 //               input's shape (never enlarging it). pos_weight: one value,
 //               or shape [C] (leading 1s allowed) with C = input.size(-1).
 //   values      checked by default, as the CPU kernels check them: targets
-//               and probabilities in [0, 1], weight and pos_weight >= 0, no
+//               and probabilities in [0, 1], weight and pos_weight finite and >= 0, no
 //               NaN; the error names the first bad element (flat index of
 //               the contiguous tensor). On CUDA the check is one more kernel
 //               and a wait for its answer; check = false skips it (then a

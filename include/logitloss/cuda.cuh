@@ -38,7 +38,7 @@
 // make no value checks on the device: an out-of-range probability gives NaN,
 // an out-of-range target or negative weight follows the formula. The checks
 // the CPU kernels make by default (targets and probabilities in [0, 1],
-// weight and pos_weight >= 0, none NaN) are a separate kernel: find_invalid
+// weight and pos_weight finite and >= 0, none NaN) are a separate kernel: find_invalid
 // (asynchronous, its answer in device memory) or check_inputs (waits, and
 // throws naming the first bad index as the CPU kernels do).
 #pragma once
@@ -54,6 +54,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -378,6 +380,13 @@ __global__ void __launch_bounds__(block_threads)
     }
 }
 
+// A weight or pos_weight the kernels accept: finite (v - v is 0, not NaN)
+// and >= 0, as the CPU kernels' valid_weight.
+template <class T>
+__device__ inline bool valid_weight(T v) noexcept {
+    return v >= T(0) && v - v == T(0);
+}
+
 // The value checks. first[0]: the smallest class c with a bad
 // pos_weight[c]; first[1]: 4 i + k for the smallest element i with a bad
 // value, k = 0 probability, 1 target, 2 weight (the first failing check at
@@ -389,7 +398,7 @@ __global__ void __launch_bounds__(block_threads)
     const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
     const std::size_t start = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
     for (std::size_t c = start; c < classes; c += stride) {
-        if (!(pw[c] >= T(0))) {
+        if (!valid_weight(pw[c])) {
             atomicMin(first, static_cast<unsigned long long>(c));
             break;  // this thread's later classes are larger
         }
@@ -400,7 +409,7 @@ __global__ void __launch_bounds__(block_threads)
             kind = 0;
         else if (!(y[i] >= T(0) && y[i] <= T(1)))
             kind = 1;
-        else if (w != nullptr && !(w[i] >= T(0)))
+        else if (w != nullptr && !valid_weight(w[i]))
             kind = 2;
         if (kind != 3) {
             atomicMin(first + 1, static_cast<unsigned long long>(i) * 4u + kind);
@@ -534,7 +543,10 @@ void run_map(const char* fn, const T* a, const T* b, std::size_t n, T* out, cuda
 
 template <class T>
 std::string describe(T v) {
-    return v != v ? std::string("nan") : std::to_string(v);
+    if (v != v) return "nan";
+    char text[40];
+    std::snprintf(text, sizeof text, "%.*g", std::numeric_limits<T>::max_digits10, static_cast<double>(v));
+    return text;
 }
 
 }  // namespace impl
@@ -672,7 +684,7 @@ void check_inputs(input_kind kind, const T* x, const T* y, std::size_t n, const 
     if (found[0] != none) {
         const auto c = static_cast<std::size_t>(found[0]);
         throw error(prefix + "pos_weight at index " + std::to_string(c) + " is " + value_at(opt.pos_weight, c) +
-                        ", must be >= 0",
+                        ", must be finite and >= 0",
                     cudaErrorInvalidValue, c);
     }
     if (found[1] != none) {
@@ -688,7 +700,7 @@ void check_inputs(input_kind kind, const T* x, const T* y, std::size_t n, const 
                             cudaErrorInvalidValue, i);
             default:
                 throw error(prefix + "weight at index " + std::to_string(i) + " is " + value_at(opt.weight, i) +
-                                ", must be >= 0",
+                                ", must be finite and >= 0",
                             cudaErrorInvalidValue, i);
         }
     }

@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -76,11 +77,14 @@ private:
 template <class T>
 struct options {
     reduction reduce = reduction::mean;
-    // Per-element rescaling weight (PyTorch `weight`): empty, or n elements >= 0.
+    // Per-element rescaling weight (PyTorch `weight`): empty, or n finite
+    // elements >= 0.
     span<const T> weight{};
     // PyTorch `pos_weight` (bce_with_logits only): empty; one value for all
     // elements; or C values, one per class, for n = rows * C elements stored
-    // row by row (element i uses pos_weight[i % C]). Values must be >= 0.
+    // row by row (element i uses pos_weight[i % C]). Values must be finite
+    // and >= 0. A span with a pointer but no elements is an error, as for
+    // weight.
     span<const T> pos_weight{};
     // reduction::none: receives the n per-element losses (required then).
     span<T> losses{};
@@ -90,8 +94,9 @@ struct options {
     // results are the same bits for every thread count.
     std::size_t threads = 1;
     // Value checks, in one pass before anything is written: targets in [0,1]
-    // and not NaN, probabilities in [0,1] (bce), weights and pos_weight >= 0
-    // and not NaN. Size and null-pointer checks are always made.
+    // and not NaN, probabilities in [0,1] (bce), weights and pos_weight
+    // finite and >= 0 (an infinite weight makes inf * 0 = NaN of a zero term).
+    // Size and null-pointer checks are always made.
     bool check = true;
 };
 
@@ -102,8 +107,8 @@ enum class error_kind {
     missing_output,
     target_out_of_range,
     probability_out_of_range,
-    negative_weight,
-    negative_pos_weight,
+    negative_weight,      // a weight < 0, NaN or infinite
+    negative_pos_weight,  // a pos_weight < 0, NaN or infinite
 };
 
 // Thrown by the array kernels on bad input; nothing has been written to any
@@ -132,25 +137,37 @@ struct lanes {
     throw error(kind, index, std::string("logitloss::") + function + ": " + detail);
 }
 
+// v with enough digits to tell it from every other value of T (1.0000001f
+// is not shown as 1.000000).
 template <class T>
 std::string describe(T v) {
-    return std::isnan(v) ? std::string("nan") : std::to_string(v);
+    if (std::isnan(v)) return "nan";
+    char text[40];
+    std::snprintf(text, sizeof text, "%.*g", std::numeric_limits<T>::max_digits10, static_cast<double>(v));
+    return text;
+}
+
+// A weight or pos_weight the kernels accept: finite and >= 0.
+template <class T>
+bool valid_weight(T v) noexcept {
+    return v >= T(0) && v <= std::numeric_limits<T>::max();
 }
 
 enum class inputs { logits, probabilities };
 
-// Whether every p[i] is in [0, 1] (unit) or >= 0 (not unit); NaN is not.
+// Whether every p[i] is in [0, 1] (unit) or finite and >= 0 (not unit, see
+// valid_weight); NaN is not.
 template <class Arch, class T>
 bool all_in_range(const T* p, std::size_t n, bool unit) noexcept {
     using B = xsimd::batch<T, Arch>;
-    const B zero(T(0)), top(unit ? T(1) : std::numeric_limits<T>::infinity());
+    const B zero(T(0)), top(unit ? T(1) : std::numeric_limits<T>::max());
     std::size_t i = 0;
     for (; i + B::size <= n; i += B::size) {
         const B v = B::load_unaligned(p + i);
         if (!xsimd::all((v >= zero) & (v <= top))) return false;
     }
     for (; i < n; ++i)
-        if (!(p[i] >= T(0) && p[i] <= (unit ? T(1) : std::numeric_limits<T>::infinity()))) return false;
+        if (!(p[i] >= T(0) && p[i] <= (unit ? T(1) : std::numeric_limits<T>::max()))) return false;
     return true;
 }
 
@@ -172,6 +189,8 @@ void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n
         if (n > 0 && o.weight.data() == nullptr) fail(error_kind::null_pointer, 0, fn, "weight pointer is null");
     }
     const std::size_t classes = o.pos_weight.size();
+    if (classes == 0 && o.pos_weight.data() != nullptr)
+        fail(error_kind::size_mismatch, 0, fn, "pos_weight has a pointer but no elements");
     if (classes > 0) {
         if (kind == inputs::probabilities)
             fail(error_kind::size_mismatch, classes, fn, "pos_weight applies to bce_with_logits only");
@@ -198,9 +217,9 @@ void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n
         (w == nullptr || in_range(w, n, false)) && in_range(pw, classes, false))
         return;
     for (std::size_t c = 0; c < classes; ++c) {
-        if (!(pw[c] >= T(0)))
+        if (!valid_weight(pw[c]))
             fail(error_kind::negative_pos_weight, c, fn,
-                 "pos_weight at index " + std::to_string(c) + " is " + describe(pw[c]) + ", must be >= 0");
+                 "pos_weight at index " + std::to_string(c) + " is " + describe(pw[c]) + ", must be finite and >= 0");
     }
     for (std::size_t i = 0; i < n; ++i) {
         if (kind == inputs::probabilities && !(x[i] >= T(0) && x[i] <= T(1)))
@@ -209,9 +228,9 @@ void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n
         if (!(y[i] >= T(0) && y[i] <= T(1)))
             fail(error_kind::target_out_of_range, i, fn,
                  "target at index " + std::to_string(i) + " is " + describe(y[i]) + ", must be in [0, 1]");
-        if (w != nullptr && !(w[i] >= T(0)))
+        if (w != nullptr && !valid_weight(w[i]))
             fail(error_kind::negative_weight, i, fn,
-                 "weight at index " + std::to_string(i) + " is " + describe(w[i]) + ", must be >= 0");
+                 "weight at index " + std::to_string(i) + " is " + describe(w[i]) + ", must be finite and >= 0");
     }
 }
 
