@@ -124,11 +124,11 @@ template <class T>
     r.count = n;
     for (std::size_t i = 0; i < n; ++i) {
         const T v = x[i];
-        r.nan += std::isnan(v) ? 1 : 0;
-        r.dead_high += v >= th::naive_sigmoid_one ? 1 : 0;
-        r.dead_low += v <= th::naive_sigmoid_zero ? 1 : 0;
-        r.sigmoid_one += v >= th::sigmoid_one ? 1 : 0;
-        r.sigmoid_zero += v <= th::sigmoid_zero ? 1 : 0;
+        r.nan += std::isnan(v) ? 1u : 0u;
+        r.dead_high += v >= th::naive_sigmoid_one ? 1u : 0u;
+        r.dead_low += v <= th::naive_sigmoid_zero ? 1u : 0u;
+        r.sigmoid_one += v >= th::sigmoid_one ? 1u : 0u;
+        r.sigmoid_zero += v <= th::sigmoid_zero ? 1u : 0u;
     }
     return r;
 }

@@ -1,9 +1,22 @@
 // logitloss/detail/config.hpp — the few macros the headers share: host/device
-// annotation, forced inlining, and the C++ standard check.
+// annotation, forced inlining, and the C++ standard and fast-math checks.
 #pragma once
 
 #if !defined(__cplusplus) || (__cplusplus < 201703L && !defined(_MSVC_LANG))
 #error "logitloss needs C++17 or later"
+#endif
+
+// The bounds, the exact steps (two-sums, Newton residuals, the compensated
+// sums) and the value checks need IEEE arithmetic as written. -ffast-math
+// and -ffinite-math-only (GCC, Clang) let the compiler reassociate the exact
+// steps away and assume that no NaN or infinity occurs, which deletes the NaN
+// checks: results are then silently wrong, not just less accurate. Defining
+// LOGITLOSS_ALLOW_FAST_MATH builds anyway, without those promises. (nvcc's
+// --use_fast_math, which flushes subnormals and approximates divisions,
+// defines no macro to detect; CUDA code must not be built with it.)
+#if (defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)) && \
+    !defined(LOGITLOSS_ALLOW_FAST_MATH)
+#error "logitloss: compiled with -ffast-math or -ffinite-math-only, under which its results and input checks do not hold; build without it, or define LOGITLOSS_ALLOW_FAST_MATH to accept that"
 #endif
 
 // LOGITLOSS_HD marks a function usable from host code and, under nvcc, from
