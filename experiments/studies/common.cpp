@@ -18,7 +18,7 @@
 #include "ops/ops.hpp"
 
 #if defined(LOGITLOSS_STUDIES_CUDA)
-#include <ATen/cuda/CUDAContext.h>
+#include <cuda_runtime_api.h>  // the GPU's name; the CUDA runtime only, not ATen's CUDA headers
 #endif
 
 namespace logitloss::experiments::studies {
@@ -78,8 +78,10 @@ std::string describe_device(const settings& s) {
     if (s.device == "cuda" && torch::cuda::is_available()) {
         std::string gpu = "CUDA device 0";
 #if defined(LOGITLOSS_STUDIES_CUDA)
-        const auto* props = at::cuda::getCurrentDeviceProperties();
-        gpu = std::string(props->name) + ", " + fixed(static_cast<double>(props->totalGlobalMem) / (1u << 30), 0) + " GiB";
+        cudaDeviceProp props{};
+        if (cudaGetDeviceProperties(&props, 0) == cudaSuccess)
+            gpu = std::string(props.name) + ", " + fixed(static_cast<double>(props.totalGlobalMem) / (1u << 30), 0) +
+                  " GiB";
 #endif
         return "cuda: " + gpu + "; " + libtorch + "; TF32 convolutions " + (s.tf32 ? "on" : "off") +
                "; host " + cpu_model();
