@@ -126,6 +126,20 @@ TEST_CASE_TEMPLATE("reductions: none, sum and mean, loss and gradient", T, float
     CHECK(std::isnan(ll::bce_with_logits_forward<xsimd::default_arch, T>(nullptr, nullptr, 0)));
 }
 
+TEST_CASE("float mean over more than 2^24 elements divides by n, not by n rounded to float") {
+    const std::size_t n = (std::size_t(1) << 24) + 1;  // float(n) == 2^24
+    const std::vector<float> x(n, 0.f), y(n, 0.f);     // every loss is ln 2
+    ll::options<float> o;
+    o.reduce = ll::reduction::sum;
+    const float sum = ll::bce_with_logits_forward(x.data(), y.data(), n, o);
+    const float mean = ll::bce_with_logits_forward(x.data(), y.data(), n);
+    const float by_exact_n = static_cast<float>(static_cast<double>(sum) / 16777217.0);
+    CHECK(mean == by_exact_n);
+    // The case tells the two apart: dividing by float(n) lands elsewhere.
+    CHECK(sum / static_cast<float>(n) != by_exact_n);
+    CHECK(support::ulp_distance(mean, static_cast<float>(0.6931471805599453)) <= 1);
+}
+
 TEST_CASE_TEMPLATE("weight and pos_weight", T, float, double) {
     const std::size_t rows = 77, classes = 5, n = rows * classes;
     const auto d = make_data<T>(n, 13);

@@ -561,7 +561,12 @@ T run_loss_with(const char* fn, inputs kind, const T* x, const T* y, std::size_t
     }
     if (none) return T(0);
     const T sum = rounded<T>(total);
-    return mean ? (n > 0 ? sum / static_cast<T>(n) : std::numeric_limits<T>::quiet_NaN()) : sum;
+    if (!mean) return sum;
+    if (n == 0) return std::numeric_limits<T>::quiet_NaN();
+    // The rounded sum divided by n, PyTorch's order, in double: the same bits
+    // as sum / T(n) while n is exact in T, and for float n above 2^24 the
+    // division by n itself, not by n rounded to float.
+    return static_cast<T>(static_cast<double>(sum) / static_cast<double>(n));
 }
 
 // run_loss with the loop of Arch, called directly.
