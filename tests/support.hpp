@@ -161,4 +161,12 @@ constexpr bool arch_has_fma() {
            std::is_same<Arch, xsimd::fma3<xsimd::avx>>::value || std::is_same<Arch, xsimd::fma3<xsimd::sse4_2>>::value;
 }
 
+// How many archs for_each_arch visits, and how many of them have FMA: a test
+// that compares archs with each other is skipped (doctest::skip) below two.
+inline std::size_t arch_count(bool fma_only = false) {
+    std::size_t k = 0;
+    for_each_arch([&](auto arch) { k += (!fma_only || arch_has_fma<decltype(arch)>()) ? 1u : 0u; });
+    return k;
+}
+
 }  // namespace support
