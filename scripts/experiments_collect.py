@@ -90,6 +90,15 @@ def one_class_accuracies(train_md):
     return 100.0 * smiling / n, 100.0 * (n - smiling) / n
 
 
+def steps_of(rows):
+    """The steps the runs trained (steps_run), for the measured column: a
+    time budget can leave few, which the verdicts then reflect."""
+    steps = sorted({int(r["steps_run"]) for r in rows if r.get("steps_run", "").isdigit()})
+    if not steps:
+        return "steps not recorded"
+    return f"{steps[0]} steps" if len(steps) == 1 else f"{steps[0]}-{steps[-1]} steps"
+
+
 def check_train(src, t):
     rows = read_csv(os.path.join(src, "train.csv"))
     name = "raschka init, lr 1e-3, no BatchNorm"
@@ -106,7 +115,7 @@ def check_train(src, t):
         accs = [float(r["test_acc_pct"]) for r in sig]
         grads = [float(r["final_fc3_grad_norm"]) for r in sig]
         at_chance = all(min(abs(a - c) for c in chance) <= CHANCE_WITHIN for a in accs)
-        measured = (f"{len(sig)} seed(s): test accuracy {', '.join(pct(a) for a in accs)} (one class for every "
+        measured = (f"{len(sig)} seed(s), {steps_of(sig)}: test accuracy {', '.join(pct(a) for a in accs)} (one class for every "
                     f"image: {pct(chance[0])} or {pct(chance[1])}); final fc3 gradient norm "
                     f"{', '.join(f'{g:.6g}' for g in grads)}")
         t.add(f"{name}: Sigmoid+BCELoss at chance, final fc3 gradient exactly 0", measured,
@@ -117,7 +126,8 @@ def check_train(src, t):
     if bcewl:
         accs = [float(r["test_acc_pct"]) for r in bcewl]
         t.add(f"{name}: BCEWithLogitsLoss >= 95%",
-              f"{len(bcewl)} seed(s): test accuracy {', '.join(pct(a) for a in accs)}", min(accs) >= 95.0)
+              f"{len(bcewl)} seed(s), {steps_of(bcewl)}: test accuracy {', '.join(pct(a) for a in accs)}",
+              min(accs) >= 95.0)
     else:
         t.add(f"{name}: BCEWithLogitsLoss >= 95%", "no such run", None)
 
@@ -171,7 +181,8 @@ def check_fixes(src, t):
             disagree += learned != works
             table.append(f"| {r['run']} | {'✓' if works else '✗'} ({label}) | {'✓' if learned else '✗'} | "
                          f"{pct(acc)} | {'yes' if learned == works else '**no**'} |")
-    t.add(target, f"{seen} runs compared with the seeds' verdicts, {disagree} disagree (table below)",
+    t.add(target, f"{seen} runs compared with the seeds' verdicts, {disagree} disagree (table below); "
+                  f"{steps_of(sig)}",
           disagree == 0 if seen else None)
     return "\n".join(table)
 
