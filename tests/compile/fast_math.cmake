@@ -1,11 +1,21 @@
 # The fast-math guard of detail/config.hpp: a translation unit built with
-# -ffast-math stops with logitloss's message, and builds when it defines
-# LOGITLOSS_ALLOW_FAST_MATH. Arguments: COMPILER, SOURCE, INCLUDES (a ;-list).
-execute_process(COMMAND "${COMPILER}" -std=c++17 -ffast-math ${INCLUDES} -fsyntax-only "${SOURCE}"
-                RESULT_VARIABLE refused ERROR_VARIABLE refused_log OUTPUT_QUIET)
-if(refused EQUAL 0 OR NOT refused_log MATCHES "logitloss: compiled with -ffast-math")
-    message(FATAL_ERROR "-ffast-math was not refused with logitloss's message (exit ${refused}):\n${refused_log}")
+# -ffast-math, or with one of its parts the compiler names in a macro, stops
+# with logitloss's message, and builds when it defines
+# LOGITLOSS_ALLOW_FAST_MATH. Arguments: COMPILER, COMPILER_ID, SOURCE,
+# INCLUDES (a ;-list).
+set(flag_sets "-ffast-math" "-ffinite-math-only")
+if(COMPILER_ID STREQUAL "GNU")
+    list(APPEND flag_sets "-ffast-math -fno-finite-math-only" "-funsafe-math-optimizations"
+         "-fassociative-math -fno-signed-zeros -fno-trapping-math" "-freciprocal-math" "-fno-signed-zeros")
 endif()
+foreach(flags IN LISTS flag_sets)
+    separate_arguments(flag_list UNIX_COMMAND "${flags}")
+    execute_process(COMMAND "${COMPILER}" -std=c++17 ${flag_list} ${INCLUDES} -fsyntax-only "${SOURCE}"
+                    RESULT_VARIABLE refused ERROR_VARIABLE refused_log OUTPUT_QUIET)
+    if(refused EQUAL 0 OR NOT refused_log MATCHES "logitloss: compiled with -ffast-math")
+        message(FATAL_ERROR "${flags} was not refused with logitloss's message (exit ${refused}):\n${refused_log}")
+    endif()
+endforeach()
 execute_process(COMMAND "${COMPILER}" -std=c++17 -ffast-math -DLOGITLOSS_ALLOW_FAST_MATH ${INCLUDES} -fsyntax-only
                         "${SOURCE}"
                 RESULT_VARIABLE allowed ERROR_VARIABLE allowed_log OUTPUT_QUIET)

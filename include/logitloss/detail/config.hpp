@@ -8,15 +8,19 @@
 
 // The bounds, the exact steps (two-sums, Newton residuals, the compensated
 // sums) and the value checks need IEEE arithmetic as written. -ffast-math
-// and -ffinite-math-only (GCC, Clang) let the compiler reassociate the exact
-// steps away and assume that no NaN or infinity occurs, which deletes the NaN
-// checks: results are then silently wrong, not just less accurate. Defining
-// LOGITLOSS_ALLOW_FAST_MATH builds anyway, without those promises. (nvcc's
-// --use_fast_math, which flushes subnormals and approximates divisions,
-// defines no macro to detect; CUDA code must not be built with it.)
-#if (defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)) && \
-    !defined(LOGITLOSS_ALLOW_FAST_MATH)
-#error "logitloss: compiled with -ffast-math or -ffinite-math-only, under which its results and input checks do not hold; build without it, or define LOGITLOSS_ALLOW_FAST_MATH to accept that"
+// and its parts let the compiler reassociate the exact steps away
+// (-fassociative-math), replace divisions by reciprocals (-freciprocal-math),
+// drop the sign of zero (-fno-signed-zeros) and assume that no NaN or
+// infinity occurs (-ffinite-math-only, which deletes the NaN checks): results
+// are then silently wrong, not just less accurate. GCC names each of these in
+// a macro; Clang 14 only -ffast-math as a whole and -ffinite-math-only.
+// Defining LOGITLOSS_ALLOW_FAST_MATH builds anyway, without those promises.
+// (nvcc's --use_fast_math, which flushes subnormals and approximates
+// divisions, defines no macro to detect; CUDA code must not be built with it.)
+#if !defined(LOGITLOSS_ALLOW_FAST_MATH) &&                                                                  \
+    (defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__) ||                   \
+     defined(__ASSOCIATIVE_MATH__) || defined(__RECIPROCAL_MATH__) || defined(__NO_SIGNED_ZEROS__))
+#error "logitloss: compiled with -ffast-math or one of its parts (-ffinite-math-only, -fassociative-math, -freciprocal-math, -fno-signed-zeros), under which its results and input checks do not hold; build without it, or define LOGITLOSS_ALLOW_FAST_MATH to accept that"
 #endif
 
 // LOGITLOSS_HD marks a function usable from host code and, under nvcc, from

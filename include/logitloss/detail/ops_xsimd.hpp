@@ -58,8 +58,8 @@ struct ops<xsimd::batch<S, A>> {
     static LOGITLOSS_INLINE mask_type mask_or(mask_type a, mask_type b) noexcept { return a | b; }
 
     // Fused where the architecture has the instruction; on SSE/AVX without
-    // FMA it is a*b+c with two roundings (formulas never rely on fusing for
-    // exactness: they use two_prod for that).
+    // FMA it is a*b+c with two roundings (formulas never rely on fma for
+    // exactness: two_prod and residual pick a fused or a Dekker form).
     static LOGITLOSS_INLINE B fma(B a, B b, B c) noexcept {
 #if defined(__AVX512F__)
         if constexpr (arch_fma<A>::avx512) {
