@@ -54,12 +54,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
+#include "detail/checks.hpp"
 #include "formulas.hpp"
 
 LOGITLOSS_NAMESPACE_BEGIN
@@ -383,13 +382,6 @@ __global__ void __launch_bounds__(block_threads)
     }
 }
 
-// A weight or pos_weight the kernels accept: finite (v - v is 0, not NaN)
-// and >= 0, as the CPU kernels' valid_weight.
-template <class T>
-__device__ inline bool valid_weight(T v) noexcept {
-    return v >= T(0) && v - v == T(0);
-}
-
 // The value checks. first[0]: the smallest class c with a bad
 // pos_weight[c]; first[1]: 4 i + k for the smallest element i with a bad
 // value, k = 0 probability, 1 target, 2 weight (the first failing check at
@@ -401,7 +393,7 @@ __global__ void __launch_bounds__(block_threads)
     const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
     const std::size_t start = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
     for (std::size_t c = start; c < classes; c += stride) {
-        if (!valid_weight(pw[c])) {
+        if (!::logitloss::detail::valid_weight(pw[c])) {
             atomicMin(first, static_cast<unsigned long long>(c));
             break;  // this thread's later classes are larger
         }
@@ -412,7 +404,7 @@ __global__ void __launch_bounds__(block_threads)
             kind = 0;
         else if (!(y[i] >= T(0) && y[i] <= T(1)))
             kind = 1;
-        else if (w != nullptr && !valid_weight(w[i]))
+        else if (w != nullptr && !::logitloss::detail::valid_weight(w[i]))
             kind = 2;
         if (kind != 3) {
             atomicMin(first + 1, static_cast<unsigned long long>(i) * 4u + kind);
@@ -544,14 +536,6 @@ void run_map(const char* fn, const T* a, const T* b, std::size_t n, T* out, cuda
     check_cuda(fn, "kernel launch", cudaGetLastError());
 }
 
-template <class T>
-std::string describe(T v) {
-    if (v != v) return "nan";
-    char text[40];
-    std::snprintf(text, sizeof text, "%.*g", std::numeric_limits<T>::max_digits10, static_cast<double>(v));
-    return text;
-}
-
 }  // namespace impl
 
 // Bytes of options.workspace that a sum or mean over n elements of T needs.
@@ -681,7 +665,7 @@ void check_inputs(input_kind kind, const T* x, const T* y, std::size_t n, const 
         impl::check_cuda(fn, "reading the bad value",
                          cudaMemcpyAsync(&v, base + i, sizeof v, cudaMemcpyDeviceToHost, stream));
         impl::check_cuda(fn, "reading the bad value", cudaStreamSynchronize(stream));
-        return impl::describe(v);
+        return ::logitloss::detail::describe(v);
     };
     const std::string prefix = std::string("logitloss::cuda::check_inputs: ");
     if (found[0] != none) {

@@ -31,7 +31,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -43,6 +42,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "detail/checks.hpp"
 #include "detail/kernel_abi.hpp"
 #include "detail/ops_xsimd.hpp"
 #include "formulas.hpp"
@@ -135,22 +135,6 @@ struct lanes {
 
 [[noreturn]] inline void fail(error_kind kind, std::size_t index, const char* function, const std::string& detail) {
     throw error(kind, index, std::string("logitloss::") + function + ": " + detail);
-}
-
-// v with enough digits to tell it from every other value of T (1.0000001f
-// is not shown as 1.000000).
-template <class T>
-std::string describe(T v) {
-    if (std::isnan(v)) return "nan";
-    char text[40];
-    std::snprintf(text, sizeof text, "%.*g", std::numeric_limits<T>::max_digits10, static_cast<double>(v));
-    return text;
-}
-
-// A weight or pos_weight the kernels accept: finite and >= 0.
-template <class T>
-bool valid_weight(T v) noexcept {
-    return v >= T(0) && v <= std::numeric_limits<T>::max();
 }
 
 enum class inputs { logits, probabilities };
