@@ -3,8 +3,12 @@
 // scalar == SIMD.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <logitloss/logitloss.hpp>
@@ -160,6 +164,33 @@ TEST_CASE("every SIMD architecture of this build: float64 agrees with scalar") {
         else
             CHECK(diff <= 2);
     });
+}
+
+TEST_CASE_TEMPLATE("ops pow2 and scale_pow2: 2^k exactly for every k of the normal range, on every arch", T, float,
+                   double) {
+    using L = std::numeric_limits<T>;
+    const int lo = L::min_exponent - 1, hi = L::max_exponent - 1;  // 2^lo: the smallest normal
+    const auto check_arch = [&](auto arch) {
+        using B = xsimd::batch<T, decltype(arch)>;
+        using O = ll::detail::ops<B>;
+        CAPTURE(std::string(decltype(arch)::name()));
+        std::size_t wrong = 0;
+        alignas(64) T k[B::size], p[B::size], q[B::size];
+        for (int first = lo; first <= hi; first += static_cast<int>(B::size)) {
+            for (std::size_t j = 0; j < B::size; ++j) k[j] = static_cast<T>(std::min(hi, first + static_cast<int>(j)));
+            const B kb = B::load_aligned(k);
+            O::pow2(kb).store_aligned(p);
+            O::scale_pow2(B(T(1.5)), kb).store_aligned(q);
+            for (std::size_t j = 0; j < B::size; ++j) {
+                const int e = static_cast<int>(k[j]);
+                wrong += p[j] != std::ldexp(T(1), e) || ll::detail::ops<T>::pow2(k[j]) != p[j];
+                // 1.5 2^k is normal and exact from k = lo on, below the largest binade.
+                if (e < hi) wrong += q[j] != std::ldexp(T(1.5), e);
+            }
+        }
+        CHECK(wrong == 0);
+    };
+    support::for_each_arch(check_arch);
 }
 
 TEST_CASE_TEMPLATE("bce on probabilities: ATen formula, clamp and epsilon", T, float, double) {

@@ -113,8 +113,9 @@ struct ops<xsimd::batch<S, A>> {
     }
 
     // Integer work is done as exact float arithmetic plus one conversion, so
-    // no integer shifts are needed (GCC 12 warns inside the AVX-512 shift
-    // intrinsics under -Wall).
+    // no integer shifts are needed on AVX-512 (GCC 12 warns inside the
+    // AVX-512 shift intrinsics under -Wall); only pow2 for double below
+    // AVX-512DQ, which has no such conversion, shifts.
     // Exact conversions between integral-valued floats and integers. On
     // AVX-512 the zero-masked intrinsics are used: the unmasked float ones
     // trip a GCC 12 false positive (-Wuninitialized in avx512fintrin.h).
@@ -135,15 +136,30 @@ struct ops<xsimd::batch<S, A>> {
             return xsimd::to_float(v);
     }
 
+    // Whether double -> int64 is one instruction (AVX-512DQ); before it,
+    // xsimd converts lane by lane through memory.
+    static constexpr bool native_int64_conversion = std::is_base_of<xsimd::avx512dq, A>::value;
+
     // 2^k for integral k in the normal exponent range. NaN lanes (callers
     // only pass NaN where the result is NaN anyway) are set to 0 first:
     // converting NaN to an integer is undefined behaviour.
     static LOGITLOSS_INLINE B pow2(B k) noexcept {
         constexpr int mb = float_bits<S>::mantissa_bits;
         const B defined = xsimd::select(k == k, k, B(S(0)));
-        const B biased = defined + B(S(float_bits<S>::exponent_bias));  // in [1, bias]: exact
-        const B shifted = biased * B(S(uint(1) << mb));                  // (k + bias) 2^mb, exact
-        return xsimd::bitwise_cast<B>(to_int(shifted));
+        if constexpr (sizeof(S) == 8 && !native_int64_conversion) {
+            // As ops<S>::pow2, in 64-bit integer lanes (SSE2 and AVX2 add
+            // and shift them natively): k + 1.5 * 2^52 holds k in its low
+            // mantissa bits.
+            const B magic(S(3) * S(uint(1) << (mb - 1)));
+            const int_batch biased = xsimd::bitwise_cast<int_batch>(B(defined + magic)) -
+                                     xsimd::bitwise_cast<int_batch>(magic) +
+                                     int_batch(typename int_batch::value_type(float_bits<S>::exponent_bias));
+            return xsimd::bitwise_cast<B>(int_batch(biased << mb));
+        } else {
+            const B biased = defined + B(S(float_bits<S>::exponent_bias));  // in [1, bias]: exact
+            const B shifted = biased * B(S(uint(1) << mb));                  // (k + bias) 2^mb, exact
+            return xsimd::bitwise_cast<B>(to_int(shifted));
+        }
     }
 
     // v * 2^k for integral k with 2^k normal: one vscalef on AVX-512.
