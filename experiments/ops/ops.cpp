@@ -8,6 +8,7 @@
 #include <exception>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #if defined(LOGITLOSS_TORCH_OPS_DISPATCH)
 #include <logitloss/dispatch.hpp>
@@ -304,8 +305,27 @@ void check_not_double_backward(const char* fn) {
                 ": double backward (create_graph = true) is not supported; backward is not differentiable");
 }
 
+// Whether a 0-dim grad_output is 1, the value loss.backward() and
+// autograd::grad on the loss itself pass. On the CPU it is read directly. On
+// CUDA reading it waits for the stream (a copy to the host and a
+// synchronization, ~10-20 us), which costs more than the pass it saves (8
+// bytes per element) below cuda_one_test_from elements: smaller gradients
+// are not tested.
+constexpr std::int64_t cuda_one_test_from = std::int64_t(1) << 23;
+
+bool is_unit(const Tensor& grad_output, std::int64_t n) {
+    if (grad_output.dim() != 0) return false;
+    if (!grad_output.is_cpu() && n < cuda_one_test_from) return false;
+    return grad_output.item<double>() == 1.0;
+}
+
 // The saved gradient times grad_output: elementwise for reduction none
 // (grad_output has the input's shape), by the 0-dim grad_output otherwise.
+// A grad_output of 1 returns the saved gradient itself (x * 1 == x, bit for
+// bit), so that backward does not read and write every element once more.
+// Autograd copes with the sharing as for any function that returns a
+// tensor it holds: while the graph is retained the saved gradient is still
+// referenced, and accumulating into .grad copies it instead of taking it.
 torch::autograd::variable_list loss_backward(const char* fn, torch::autograd::AutogradContext* ctx,
                                              const torch::autograd::variable_list& grad_outputs,
                                              std::size_t forward_arguments) {
@@ -313,7 +333,8 @@ torch::autograd::variable_list loss_backward(const char* fn, torch::autograd::Au
     const auto saved = ctx->get_saved_variables();
     TORCH_CHECK(saved.size() == 1 && saved[0].defined(), fn, ": backward without a saved gradient");
     torch::autograd::variable_list grads(forward_arguments);
-    grads[0] = saved[0] * grad_outputs.at(0);
+    const Tensor& g = grad_outputs.at(0);
+    grads[0] = is_unit(g, saved[0].numel()) ? saved[0] : saved[0] * g;
     return grads;
 }
 
@@ -491,6 +512,15 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
     return run_loss(logits_name, true, prepare(logits_name, true, input, target, weight, pos_weight, reduce, check),
                     false)
         .loss;
+}
+
+loss_and_grad bce_with_logits_and_grad(const Tensor& input, const Tensor& target, const c10::optional<Tensor>& weight,
+                                       const c10::optional<Tensor>& pos_weight, std::string_view reduction_name,
+                                       bool check) {
+    const prepared a =
+        prepare(logits_name, true, input, target, weight, pos_weight, parse_reduction(reduction_name), check);
+    loss_out r = run_loss(logits_name, true, a, true);
+    return {std::move(r.loss), std::move(r.grad)};
 }
 
 }  // namespace torch_ops

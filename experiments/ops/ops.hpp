@@ -6,7 +6,8 @@
 // -DLOGITLOSS_EXPERIMENTS_CUDA=ON.
 //
 // The loss functions compute the loss and its gradient in one fused pass in
-// forward and save the gradient; backward only scales it by grad_output. A
+// forward and save the gradient; backward scales it by grad_output (a
+// grad_output of 1 returns it as it is: README.md in this directory). A
 // call that needs no gradient (grad mode off, or an input that does not
 // require grad) runs the forward-only kernel and records nothing.
 //
@@ -120,6 +121,20 @@ inline torch::Tensor bce_with_logits(const torch::Tensor& input, const torch::Te
                                      std::string_view reduction = "mean", bool check = true) {
     return binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction, check);
 }
+
+// The loss of binary_cross_entropy_with_logits and its gradient
+// d(loss)/d(input) (the input's shape, weights and the mean's 1/n included)
+// from the one fused pass, outside autograd: nothing is recorded and the
+// input need not require grad. What BCEWithLogits's forward computes and
+// saves, for loops that apply the gradient themselves and for timing the
+// kernel without autograd's bookkeeping. Arguments and checks as above.
+struct loss_and_grad {
+    torch::Tensor loss, grad;
+};
+loss_and_grad bce_with_logits_and_grad(const torch::Tensor& input, const torch::Tensor& target,
+                                       const c10::optional<torch::Tensor>& weight = c10::nullopt,
+                                       const c10::optional<torch::Tensor>& pos_weight = c10::nullopt,
+                                       std::string_view reduction = "mean", bool check = true);
 
 // Whether this build runs CUDA tensors (LOGITLOSS_EXPERIMENTS_CUDA).
 bool cuda_enabled() noexcept;

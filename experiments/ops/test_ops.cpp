@@ -496,6 +496,65 @@ Tensor bits_of(const Tensor& t) {
     return c.view(c.scalar_type() == torch::kDouble ? torch::kLong : torch::kInt);
 }
 
+TEST_CASE("backward: a grad_output of 1 returns the saved gradient; retained graphs stay correct") {
+    torch::manual_seed(6);
+    const Tensor x = torch::randn({257}) * 8, y = torch::rand({257});
+    for (const char* r : {"sum", "mean"}) {
+        CAPTURE(std::string(r));
+        const auto loss = [&](const Tensor& v) { return ops::bce_with_logits(v, y, c10::nullopt, c10::nullopt, r); };
+        // The unit path gives the bits of the scaling path (x 4 and / 4 are exact here).
+        Tensor a = x.clone().requires_grad_(true), b = x.clone().requires_grad_(true);
+        loss(a).backward();
+        (loss(b) * 4).backward();
+        CHECK(torch::equal(bits_of(a.grad()), bits_of(b.grad() / 4)));
+        // A retained graph: three backward calls accumulate three gradients,
+        // and accumulating into .grad leaves the saved gradient as it was.
+        Tensor c = x.clone().requires_grad_(true);
+        const Tensor lc = loss(c);
+        lc.backward({}, true);
+        const Tensor once = c.grad().clone();
+        CHECK(torch::equal(bits_of(once), bits_of(a.grad())));
+        lc.backward({}, true);
+        lc.backward({}, true);
+        CHECK(torch::equal(c.grad(), once + once + once));
+        // autograd::grad hands the saved gradient itself to the caller.
+        // Through a retained graph a second call returns it again; written
+        // into in between, the next call is torch's in-place error, never a
+        // silently changed gradient.
+        Tensor d = x.clone().requires_grad_(true);
+        const Tensor ld = loss(d);
+        Tensor g1 = torch::autograd::grad({ld}, {d}, {}, true)[0];
+        CHECK(torch::equal(g1, once));
+        CHECK(torch::equal(torch::autograd::grad({ld}, {d}, {}, true)[0], once));
+        g1.zero_();
+        CHECK_ERROR(torch::autograd::grad({ld}, {d}, {}, true), "modified by an inplace operation");
+        // A grad_output other than 1 scales a copy.
+        Tensor e = x.clone().requires_grad_(true);
+        const Tensor le = loss(e);
+        const Tensor half = torch::autograd::grad({le}, {e}, {torch::full({}, 0.5f)}, true)[0];
+        CHECK(torch::equal(half, once * 0.5));
+        CHECK(torch::equal(torch::autograd::grad({le}, {e}, {}, true)[0], once));
+    }
+}
+
+TEST_CASE("bce_with_logits_and_grad: the autograd function's loss and gradient, nothing recorded") {
+    torch::manual_seed(8);
+    const Tensor x = torch::randn({7, 4}) * 12, y = torch::rand({7, 4}), w = torch::rand({4}), pw = torch::rand({4}) * 3;
+    for (const char* r : {"none", "sum", "mean"}) {
+        CAPTURE(std::string(r));
+        Tensor a = x.clone().requires_grad_(true);
+        const Tensor la = ops::bce_with_logits(a, y, w, pw, r);
+        la.backward(torch::ones_like(la));
+        const ops::loss_and_grad got = ops::bce_with_logits_and_grad(x, y, w, pw, r);
+        CHECK_FALSE(got.loss.requires_grad());
+        CHECK_FALSE(got.grad.requires_grad());
+        CHECK(got.grad.sizes() == x.sizes());
+        CHECK(torch::equal(bits_of(got.loss), bits_of(la)));
+        CHECK(torch::equal(bits_of(got.grad), bits_of(a.grad())));
+    }
+    CHECK_ERROR(ops::bce_with_logits_and_grad(x, y * 2), "must be in [0, 1]");
+}
+
 TEST_CASE("sigmoid_aten: torch's sigmoid forward and sigmoid_backward, bit for bit on the CPU") {
     const double inf = std::numeric_limits<double>::infinity();
     SUBCASE("float32 and float64, forward and backward")
@@ -654,4 +713,19 @@ TEST_CASE("CUDA tensors against the CPU results (needs the CUDA build and a GPU)
     bad[12345] = 2.f;
     CHECK_ERROR(ops::bce_with_logits(xa, bad, wa), "target at index 12345 is 2");
     CHECK_ERROR(ops::bce_with_logits(xa, ya.cpu()), "target is on cpu but input is on cuda:0");
+    // From 2^23 elements a unit grad_output is read on CUDA too, and the
+    // saved gradient is returned (ops.cpp, is_unit): the bits of the
+    // scaling path, and the same sharing as on the CPU.
+    const int64_t m = int64_t(1) << 23;
+    const Tensor xm = torch::randn({m}, on_gpu) * 8, ym = torch::rand({m}, on_gpu).gt(0.5).to(torch::kFloat32);
+    Tensor ua = xm.clone().requires_grad_(true), ub = xm.clone().requires_grad_(true);
+    ops::bce_with_logits(ua, ym).backward();
+    (ops::bce_with_logits(ub, ym) * 4).backward();
+    CHECK(torch::equal(ua.grad(), ub.grad() / 4));
+    Tensor uc = xm.clone().requires_grad_(true);
+    const Tensor lc = ops::bce_with_logits(uc, ym);
+    Tensor g1 = torch::autograd::grad({lc}, {uc}, {}, true)[0];
+    CHECK(torch::equal(g1, ua.grad()));
+    g1.zero_();
+    CHECK_ERROR(torch::autograd::grad({lc}, {uc}, {}, true), "modified by an inplace operation");
 }

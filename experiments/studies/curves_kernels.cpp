@@ -402,7 +402,7 @@ int run_kernels(const settings& s) {
 
     struct row {
         std::int64_t n;
-        double ours_ms, checked_ms, torch_ms, copy_ms, loss_diff, grad_diff;
+        double ours_ms, checked_ms, kernel_ms, torch_ms, copy_ms, loss_diff, grad_diff;
     };
     std::vector<row> rows;
     double work = 0;
@@ -414,7 +414,7 @@ int run_kernels(const settings& s) {
         const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
         const Tensor x = torch::randn({n}, opts) * 4;
         const Tensor y = torch::rand({n}, opts).gt(0.5).to(torch::kFloat32);
-        row r{n, std::nan(""), std::nan(""), 0, 0, std::nan(""), std::nan("")};
+        row r{n, std::nan(""), std::nan(""), std::nan(""), 0, 0, std::nan(""), std::nan("")};
         const auto native = [&] {
             Tensor v = x.detach().requires_grad_(true);
             const Tensor loss = torch::binary_cross_entropy_with_logits(v, y);
@@ -435,6 +435,10 @@ int run_kernels(const settings& s) {
             r.grad_diff = (ga - gb).abs().max().item<double>() * static_cast<double>(n);
             r.ours_ms = median_ms([&] { fused(false); }, p.reps, device);
             r.checked_ms = median_ms([&] { fused(true); }, p.reps, device);
+            // The fused pass alone: the same kernel, no autograd graph.
+            r.kernel_ms = median_ms(
+                [&] { ops::bce_with_logits_and_grad(x, y, c10::nullopt, c10::nullopt, "mean", false); }, p.reps,
+                device);
         }
         r.torch_ms = median_ms([&] { native(); }, p.reps, device);
         Tensor dst = torch::empty_like(x);
@@ -461,31 +465,38 @@ int run_kernels(const settings& s) {
     md << "One forward and backward of the mean binary cross-entropy with logits on N float32 logits (N(0, 16)) "
           "and 0/1 targets, the gradient taken with torch::autograd::grad: **ours** is "
           "logitloss::torch_ops::bce_with_logits (loss and gradient in one fused pass; backward scales the saved "
-          "gradient), with its value check off (`check = false`) and on (the default: one more read of the "
-          "inputs"
+          "gradient; a grad_output of 1 returns it as it is), with its value check off (`check = false`) and on "
+          "(the default: one more read of the inputs"
        << (cuda ? " and a wait for its answer" : "")
-       << "); **torch** is torch::binary_cross_entropy_with_logits and its backward. GB/s counts only the useful "
+       << "); **kernel** is the same fused pass without autograd (logitloss::torch_ops::bce_with_logits_and_grad, "
+          "check off), so that ours − kernel is autograd's share"
+       << (cuda ? " (from 2^23 elements it includes reading grad_output back to the host, one synchronization)"
+                : "")
+       << "; **torch** is torch::binary_cross_entropy_with_logits and its backward. GB/s counts only the useful "
           "traffic, 12 bytes per element, so it is comparable to the copy's 8 bytes per element "
           "(`dst.copy_(src)`). Median of "
        << p.reps << " timed repetitions after 2 warm-ups, each timed between "
        << (cuda ? "torch::cuda::synchronize() calls" : "clock reads") << ".\n\n";
-    md << "| N | ours ms | ours GB/s | ours checked GB/s | torch ms | torch GB/s | copy ms | copy GB/s | ours / copy | "
-          "ours / torch | loss rel. diff | max grad diff × N |\n"
-          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    md << "| N | ours ms | ours GB/s | ours checked GB/s | kernel GB/s | torch ms | torch GB/s | copy ms | copy GB/s | "
+          "ours / copy | kernel / copy | ours / torch | loss rel. diff | max grad diff × N |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     std::string csv = csv_line({"n", "ours_ms", "ours_gbs", "ours_checked_ms", "ours_checked_gbs", "torch_ms",
-                                "torch_gbs", "copy_ms", "copy_gbs", "loss_rel_diff", "max_grad_diff_times_n"});
+                                "torch_gbs", "copy_ms", "copy_gbs", "loss_rel_diff", "max_grad_diff_times_n",
+                                "kernel_ms", "kernel_gbs"});
     std::string data;
     for (const auto& r : rows) {
         const double og = gbs(12, r.n, r.ours_ms), cg = gbs(12, r.n, r.checked_ms), tg = gbs(12, r.n, r.torch_ms),
-                     pg = gbs(8, r.n, r.copy_ms);
+                     pg = gbs(8, r.n, r.copy_ms), kg = gbs(12, r.n, r.kernel_ms);
         md << "| " << r.n << " | " << general(r.ours_ms, 4) << " | " << fixed(og, 1) << " | " << fixed(cg, 1) << " | "
-           << general(r.torch_ms, 4) << " | " << fixed(tg, 1) << " | " << general(r.copy_ms, 4) << " | "
-           << fixed(pg, 1) << " | " << fixed(100 * og / pg, 0) << "% | " << fixed(r.torch_ms / r.ours_ms, 2) << "x | "
+           << fixed(kg, 1) << " | " << general(r.torch_ms, 4) << " | " << fixed(tg, 1) << " | "
+           << general(r.copy_ms, 4) << " | " << fixed(pg, 1) << " | " << fixed(100 * og / pg, 0) << "% | "
+           << fixed(100 * kg / pg, 0) << "% | " << fixed(r.torch_ms / r.ours_ms, 2) << "x | "
            << general(r.loss_diff, 3) << " | " << general(r.grad_diff, 3) << " |\n";
         csv += csv_line({std::to_string(r.n), exact(r.ours_ms), exact(og), exact(r.checked_ms), exact(cg),
                          exact(r.torch_ms), exact(tg), exact(r.copy_ms), exact(pg), exact(r.loss_diff),
-                         exact(r.grad_diff)});
-        data += std::to_string(r.n) + " " + exact(og) + " " + exact(cg) + " " + exact(tg) + " " + exact(pg) + "\n";
+                         exact(r.grad_diff), exact(r.kernel_ms), exact(kg)});
+        data += std::to_string(r.n) + " " + exact(og) + " " + exact(cg) + " " + exact(tg) + " " + exact(pg) + " " +
+                exact(kg) + "\n";
     }
     md << "\nloss rel. diff: |ours − torch| / |torch| of the mean loss; max grad diff × N: the largest gradient "
           "difference in units of 1/N, the size of one element's gradient.\n";
@@ -507,6 +518,7 @@ int run_kernels(const settings& s) {
           "set ylabel 'GB/s'\nset grid\nset key top left\nset yrange [0:*]\n"
           "plot $k using 1:2 with linespoints lw 2 pt 7 title 'ours (fused, check off)', "
           "$k using 1:3 with linespoints lw 2 pt 6 title 'ours (checked)', "
+          "$k using 1:6 with linespoints lw 2 pt 9 title 'kernel alone (no autograd)', "
           "$k using 1:4 with linespoints lw 2 pt 5 title 'torch', "
           "$k using 1:5 with linespoints lw 2 dt 2 pt 4 title 'copy (8 B/element)'\n";
     rep.plot(gp.str(), 1000, 600);
