@@ -114,8 +114,8 @@ struct ops<xsimd::batch<S, A>> {
 
     // Integer work is done as exact float arithmetic plus one conversion, so
     // no integer shifts are needed on AVX-512 (GCC 12 warns inside the
-    // AVX-512 shift intrinsics under -Wall); only pow2 for double below
-    // AVX-512DQ, which has no such conversion, shifts.
+    // AVX-512 shift intrinsics under -Wall); only pow2 for double on the
+    // x86 paths below AVX-512, which have no such conversion, shifts.
     // Exact conversions between integral-valued floats and integers. On
     // AVX-512 the zero-masked intrinsics are used: the unmasked float ones
     // trip a GCC 12 false positive (-Wuninitialized in avx512fintrin.h).
@@ -136,9 +136,18 @@ struct ops<xsimd::batch<S, A>> {
             return xsimd::to_float(v);
     }
 
-    // Whether double -> int64 is one instruction (AVX-512DQ); before it,
-    // xsimd converts lane by lane through memory.
-    static constexpr bool native_int64_conversion = std::is_base_of<xsimd::avx512dq, A>::value;
+    // Whether pow2 for double builds its bits with 64-bit integer adds and a
+    // shift rather than one double -> int64 conversion: on SSE2 ... AVX2,
+    // which have no such instruction (xsimd 8.1 converts lane by lane
+    // through memory there). Not on the AVX-512 family, whose shift
+    // intrinsics GCC 12 warns about (AVX-512DQ converts in one instruction;
+    // avx512f and avx512cd keep the conversion), nor on neon64, which
+    // converts natively.
+    static constexpr bool integer_pow2 = sizeof(S) == 8 && !arch_fma<A>::avx512
+#if defined(__aarch64__)
+                                         && !std::is_base_of<xsimd::neon64, A>::value
+#endif
+        ;
 
     // 2^k for integral k in the normal exponent range. NaN lanes (callers
     // only pass NaN where the result is NaN anyway) are set to 0 first:
@@ -146,7 +155,7 @@ struct ops<xsimd::batch<S, A>> {
     static LOGITLOSS_INLINE B pow2(B k) noexcept {
         constexpr int mb = float_bits<S>::mantissa_bits;
         const B defined = xsimd::select(k == k, k, B(S(0)));
-        if constexpr (sizeof(S) == 8 && !native_int64_conversion) {
+        if constexpr (integer_pow2) {
             // As ops<S>::pow2, in 64-bit integer lanes (SSE2 and AVX2 add
             // and shift them natively): k + 1.5 * 2^52 holds k in its low
             // mantissa bits.
