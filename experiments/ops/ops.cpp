@@ -3,6 +3,8 @@
 // kernels, and the CUDA path through ops_cuda.hpp.
 #include "ops.hpp"
 
+#include <torch/csrc/autograd/graph_task.h>  // get_current_graph_task_keep_graph
+
 #include <algorithm>
 #include <cstddef>
 #include <exception>
@@ -305,27 +307,43 @@ void check_not_double_backward(const char* fn) {
                 ": double backward (create_graph = true) is not supported; backward is not differentiable");
 }
 
-// Whether a 0-dim grad_output is 1, the value loss.backward() and
-// autograd::grad on the loss itself pass. On the CPU it is read directly. On
-// CUDA reading it waits for the stream (a copy to the host and a
-// synchronization, ~10-20 us), which costs more than the pass it saves (8
-// bytes per element) below cuda_one_test_from elements: smaller gradients
-// are not tested.
+// Whether backward may return the saved gradient itself for this
+// grad_output: a 0-dim 1, the value loss.backward() and autograd::grad on the
+// loss itself pass, in a backward that does not retain the graph (the
+// saved gradient is released after it, so whatever autograd hands it on to
+// (.grad, through views too, or autograd::grad's caller) is its only user;
+// with a retained graph the next backward still needs it unchanged). On the
+// CPU the value is read directly. On CUDA reading it waits for the stream
+// (a copy to the host and a synchronization, ~10-20 us, and the host stops
+// running ahead of the GPU), which costs more than the pass it saves (8
+// bytes per element) below cuda_one_test_from elements, and is not allowed
+// while the stream is captured into a CUDA graph: then it is not read.
 constexpr std::int64_t cuda_one_test_from = std::int64_t(1) << 23;
 
-bool is_unit(const Tensor& grad_output, std::int64_t n) {
-    if (grad_output.dim() != 0) return false;
-    if (!grad_output.is_cpu() && n < cuda_one_test_from) return false;
+bool may_return_saved(const Tensor& grad_output, std::int64_t n) {
+    if (grad_output.dim() != 0 || torch::autograd::get_current_graph_task_keep_graph()) return false;
+    if (!grad_output.is_cpu()) {
+#if defined(LOGITLOSS_TORCH_OPS_CUDA)
+        if (n < cuda_one_test_from || !grad_output.is_cuda()) return false;
+        cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+        if (cudaStreamIsCapturing(current_stream(), &capture) != cudaSuccess) {
+            static_cast<void>(cudaGetLastError());  // not left for the next launch to report
+            return false;
+        }
+        if (capture != cudaStreamCaptureStatusNone) return false;
+#else
+        static_cast<void>(n);
+        return false;
+#endif
+    }
     return grad_output.item<double>() == 1.0;
 }
 
 // The saved gradient times grad_output: elementwise for reduction none
-// (grad_output has the input's shape), by the 0-dim grad_output otherwise.
-// A grad_output of 1 returns the saved gradient itself (x * 1 == x, bit for
-// bit), so that backward does not read and write every element once more.
-// Autograd copes with the sharing as for any function that returns a
-// tensor it holds: while the graph is retained the saved gradient is still
-// referenced, and accumulating into .grad copies it instead of taking it.
+// (grad_output has the input's shape), by the 0-dim grad_output otherwise,
+// or the saved gradient itself where may_return_saved says so (x * 1 == x,
+// bit for bit, flush-to-zero aside), so that backward does not read and write every element
+// once more.
 torch::autograd::variable_list loss_backward(const char* fn, torch::autograd::AutogradContext* ctx,
                                              const torch::autograd::variable_list& grad_outputs,
                                              std::size_t forward_arguments) {
@@ -334,7 +352,7 @@ torch::autograd::variable_list loss_backward(const char* fn, torch::autograd::Au
     TORCH_CHECK(saved.size() == 1 && saved[0].defined(), fn, ": backward without a saved gradient");
     torch::autograd::variable_list grads(forward_arguments);
     const Tensor& g = grad_outputs.at(0);
-    grads[0] = is_unit(g, saved[0].numel()) ? saved[0] : saved[0] * g;
+    grads[0] = may_return_saved(g, saved[0].numel()) ? saved[0] : saved[0] * g;
     return grads;
 }
 
@@ -517,6 +535,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 loss_and_grad bce_with_logits_and_grad(const Tensor& input, const Tensor& target, const c10::optional<Tensor>& weight,
                                        const c10::optional<Tensor>& pos_weight, std::string_view reduction_name,
                                        bool check) {
+    const torch::NoGradGuard no_graph;  // nothing recorded, a .contiguous() copy included
     const prepared a =
         prepare(logits_name, true, input, target, weight, pos_weight, parse_reduction(reduction_name), check);
     loss_out r = run_loss(logits_name, true, a, true);

@@ -496,44 +496,61 @@ Tensor bits_of(const Tensor& t) {
     return c.view(c.scalar_type() == torch::kDouble ? torch::kLong : torch::kInt);
 }
 
-TEST_CASE("backward: a grad_output of 1 returns the saved gradient; retained graphs stay correct") {
+// The gradient a BCEWithLogits node saved in forward, before its backward.
+Tensor saved_gradient(const Tensor& loss) {
+    const auto* node = dynamic_cast<const torch::autograd::CppNode<ops::BCEWithLogits>*>(loss.grad_fn().get());
+    REQUIRE(node != nullptr);
+    return node->ctx_.get_saved_variables().at(0);
+}
+
+TEST_CASE("backward: a grad_output of 1 returns the saved gradient unless the graph is retained") {
     torch::manual_seed(6);
     const Tensor x = torch::randn({257}) * 8, y = torch::rand({257});
     for (const char* r : {"sum", "mean"}) {
         CAPTURE(std::string(r));
         const auto loss = [&](const Tensor& v) { return ops::bce_with_logits(v, y, c10::nullopt, c10::nullopt, r); };
-        // The unit path gives the bits of the scaling path (x 4 and / 4 are exact here).
+        // The saved gradient itself, with the bits of the scaling path (x 4
+        // and / 4 are exact here).
         Tensor a = x.clone().requires_grad_(true), b = x.clone().requires_grad_(true);
-        loss(a).backward();
+        const Tensor la = loss(a);
+        const void* saved = saved_gradient(la).data_ptr();
+        la.backward();
         (loss(b) * 4).backward();
+        CHECK(a.grad().data_ptr() == saved);
         CHECK(torch::equal(bits_of(a.grad()), bits_of(b.grad() / 4)));
-        // A retained graph: three backward calls accumulate three gradients,
-        // and accumulating into .grad leaves the saved gradient as it was.
+        const Tensor once = a.grad().clone();
+        // A retained graph, through a view: three backward calls accumulate
+        // three gradients, and writing into .grad between them changes
+        // nothing that a later call computes.
         Tensor c = x.clone().requires_grad_(true);
-        const Tensor lc = loss(c);
+        const Tensor lc = loss(c.view({-1}));
         lc.backward({}, true);
-        const Tensor once = c.grad().clone();
-        CHECK(torch::equal(bits_of(once), bits_of(a.grad())));
+        CHECK(torch::equal(c.grad(), once));
+        c.grad().zero_();
         lc.backward({}, true);
+        CHECK(torch::equal(c.grad(), once));
         lc.backward({}, true);
-        CHECK(torch::equal(c.grad(), once + once + once));
-        // autograd::grad hands the saved gradient itself to the caller.
-        // Through a retained graph a second call returns it again; written
-        // into in between, the next call is torch's in-place error, never a
-        // silently changed gradient.
+        CHECK(torch::equal(c.grad(), once + once));
+        // autograd::grad through a retained graph hands out copies; the
+        // last, unretained call hands out the saved gradient itself.
         Tensor d = x.clone().requires_grad_(true);
         const Tensor ld = loss(d);
+        const void* saved_d = saved_gradient(ld).data_ptr();
         Tensor g1 = torch::autograd::grad({ld}, {d}, {}, true)[0];
-        CHECK(torch::equal(g1, once));
-        CHECK(torch::equal(torch::autograd::grad({ld}, {d}, {}, true)[0], once));
+        const Tensor g2 = torch::autograd::grad({ld}, {d}, {}, true)[0];
+        CHECK(g1.data_ptr() != saved_d);
         g1.zero_();
-        CHECK_ERROR(torch::autograd::grad({ld}, {d}, {}, true), "modified by an inplace operation");
+        CHECK(torch::equal(g2, once));
+        const Tensor g3 = torch::autograd::grad({ld}, {d})[0];
+        CHECK(torch::equal(g3, once));
+        CHECK(g3.data_ptr() == saved_d);
         // A grad_output other than 1 scales a copy.
         Tensor e = x.clone().requires_grad_(true);
         const Tensor le = loss(e);
-        const Tensor half = torch::autograd::grad({le}, {e}, {torch::full({}, 0.5f)}, true)[0];
+        const void* saved_e = saved_gradient(le).data_ptr();
+        const Tensor half = torch::autograd::grad({le}, {e}, {torch::full({}, 0.5f)})[0];
         CHECK(torch::equal(half, once * 0.5));
-        CHECK(torch::equal(torch::autograd::grad({le}, {e}, {}, true)[0], once));
+        CHECK(half.data_ptr() != saved_e);
     }
 }
 
@@ -545,13 +562,19 @@ TEST_CASE("bce_with_logits_and_grad: the autograd function's loss and gradient, 
         Tensor a = x.clone().requires_grad_(true);
         const Tensor la = ops::bce_with_logits(a, y, w, pw, r);
         la.backward(torch::ones_like(la));
-        const ops::loss_and_grad got = ops::bce_with_logits_and_grad(x, y, w, pw, r);
+        const ops::loss_and_grad got = ops::bce_with_logits_and_grad(a.t().t(), y, w, pw, r);
         CHECK_FALSE(got.loss.requires_grad());
         CHECK_FALSE(got.grad.requires_grad());
         CHECK(got.grad.sizes() == x.sizes());
         CHECK(torch::equal(bits_of(got.loss), bits_of(la)));
         CHECK(torch::equal(bits_of(got.grad), bits_of(a.grad())));
     }
+    // A transposed input that requires grad: its contiguous copy's results.
+    const ops::loss_and_grad t = ops::bce_with_logits_and_grad(x.clone().requires_grad_(true).t(), y.t(), {}, {}, "none");
+    const ops::loss_and_grad c = ops::bce_with_logits_and_grad(x.t().contiguous(), y.t().contiguous(), {}, {}, "none");
+    CHECK_FALSE(t.loss.requires_grad());
+    CHECK(torch::equal(bits_of(t.grad), bits_of(c.grad)));
+    CHECK(torch::equal(bits_of(t.loss), bits_of(c.loss)));
     CHECK_ERROR(ops::bce_with_logits_and_grad(x, y * 2), "must be in [0, 1]");
 }
 
@@ -714,18 +737,17 @@ TEST_CASE("CUDA tensors against the CPU results (needs the CUDA build and a GPU)
     CHECK_ERROR(ops::bce_with_logits(xa, bad, wa), "target at index 12345 is 2");
     CHECK_ERROR(ops::bce_with_logits(xa, ya.cpu()), "target is on cpu but input is on cuda:0");
     // From 2^23 elements a unit grad_output is read on CUDA too, and the
-    // saved gradient is returned (ops.cpp, is_unit): the bits of the
-    // scaling path, and the same sharing as on the CPU.
-    const int64_t m = int64_t(1) << 23;
-    const Tensor xm = torch::randn({m}, on_gpu) * 8, ym = torch::rand({m}, on_gpu).gt(0.5).to(torch::kFloat32);
-    Tensor ua = xm.clone().requires_grad_(true), ub = xm.clone().requires_grad_(true);
-    ops::bce_with_logits(ua, ym).backward();
-    (ops::bce_with_logits(ub, ym) * 4).backward();
-    CHECK(torch::equal(ua.grad(), ub.grad() / 4));
-    Tensor uc = xm.clone().requires_grad_(true);
-    const Tensor lc = ops::bce_with_logits(uc, ym);
-    Tensor g1 = torch::autograd::grad({lc}, {uc}, {}, true)[0];
-    CHECK(torch::equal(g1, ua.grad()));
-    g1.zero_();
-    CHECK_ERROR(torch::autograd::grad({lc}, {uc}, {}, true), "modified by an inplace operation");
+    // saved gradient is returned (ops.cpp, may_return_saved), with the bits
+    // of the scaling path; below, the multiply runs.
+    for (const int64_t m : {int64_t(1) << 23, (int64_t(1) << 23) - 1}) {
+        CAPTURE(m);
+        const Tensor xm = torch::randn({m}, on_gpu) * 8, ym = torch::rand({m}, on_gpu).gt(0.5).to(torch::kFloat32);
+        Tensor ua = xm.clone().requires_grad_(true), ub = xm.clone().requires_grad_(true);
+        const Tensor la = ops::bce_with_logits(ua, ym);
+        const void* saved = saved_gradient(la).data_ptr();
+        la.backward();
+        (ops::bce_with_logits(ub, ym) * 4).backward();
+        CHECK((ua.grad().data_ptr() == saved) == (m == int64_t(1) << 23));
+        CHECK(torch::equal(ua.grad(), ub.grad() / 4));
+    }
 }
