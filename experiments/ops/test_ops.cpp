@@ -519,9 +519,9 @@ TEST_CASE("backward: a grad_output of 1 returns the saved gradient unless the gr
         CHECK(a.grad().data_ptr() == saved);
         CHECK(torch::equal(bits_of(a.grad()), bits_of(b.grad() / 4)));
         const Tensor once = a.grad().clone();
-        // A retained graph, through a view: three backward calls accumulate
-        // three gradients, and writing into .grad between them changes
-        // nothing that a later call computes.
+        // A retained graph, through a view: backward calls accumulate their
+        // gradients, and writing into .grad between them (zeroing it here)
+        // changes nothing that a later call computes.
         Tensor c = x.clone().requires_grad_(true);
         const Tensor lc = loss(c.view({-1}));
         lc.backward({}, true);
@@ -569,7 +569,7 @@ TEST_CASE("bce_with_logits_and_grad: the autograd function's loss and gradient, 
         CHECK(torch::equal(bits_of(got.loss), bits_of(la)));
         CHECK(torch::equal(bits_of(got.grad), bits_of(a.grad())));
     }
-    // A transposed input that requires grad: its contiguous copy's results.
+    // A transposed input that requires grad: the results of its contiguous copy.
     const ops::loss_and_grad t = ops::bce_with_logits_and_grad(x.clone().requires_grad_(true).t(), y.t(), {}, {}, "none");
     const ops::loss_and_grad c = ops::bce_with_logits_and_grad(x.t().contiguous(), y.t().contiguous(), {}, {}, "none");
     CHECK_FALSE(t.loss.requires_grad());

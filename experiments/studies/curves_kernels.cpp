@@ -470,7 +470,8 @@ int run_kernels(const settings& s) {
        << (cuda ? " and a wait for its answer" : "")
        << "); **kernel** is the same fused pass without autograd (logitloss::torch_ops::bce_with_logits_and_grad, "
           "check off), so that ours − kernel is autograd's share"
-       << (cuda ? " (from 2^23 elements it includes reading grad_output back to the host, one synchronization)"
+       << (cuda ? " (from 2^23 elements it includes reading grad_output back to the host, one synchronization; "
+                  "below, backward's multiply by grad_output, 8 more bytes per element)"
                 : "")
        << "; **torch** is torch::binary_cross_entropy_with_logits and its backward. GB/s counts only the useful "
           "traffic, 12 bytes per element, so it is comparable to the copy's 8 bytes per element "
