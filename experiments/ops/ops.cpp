@@ -342,8 +342,8 @@ bool may_return_saved(const Tensor& grad_output, std::int64_t n) {
 // The saved gradient times grad_output: elementwise for reduction none
 // (grad_output has the input's shape), by the 0-dim grad_output otherwise,
 // or the saved gradient itself where may_return_saved says so (x * 1 == x,
-// bit for bit, flush-to-zero aside), so that backward does not read and write every element
-// once more.
+// bit for bit, flush-to-zero aside), so that backward does not read and
+// write every element once more.
 torch::autograd::variable_list loss_backward(const char* fn, torch::autograd::AutogradContext* ctx,
                                              const torch::autograd::variable_list& grad_outputs,
                                              std::size_t forward_arguments) {

@@ -332,10 +332,7 @@ __global__ void __launch_bounds__(block_threads)
     const partial_sum total = block_sum(acc);
     if (threadIdx.x == 0) {
         const T sum = rounded<T>(total);
-        // The mean in double, as on the CPU: n is not rounded to float first.
-        *result = !mean   ? sum
-                  : n > 0 ? static_cast<T>(static_cast<double>(sum) / static_cast<double>(n))
-                          : ::logitloss::detail::quiet_nan<T>();
+        *result = mean ? ::logitloss::detail::mean_of(sum, n) : sum;  // as on the CPU
     }
 }
 

@@ -545,12 +545,7 @@ T run_loss_with(const char* fn, inputs kind, const T* x, const T* y, std::size_t
     }
     if (none) return T(0);
     const T sum = rounded<T>(total);
-    if (!mean) return sum;
-    if (n == 0) return std::numeric_limits<T>::quiet_NaN();
-    // The rounded sum divided by n, PyTorch's order, in double: the same bits
-    // as sum / T(n) while n is exact in T; for float n above 2^24 a division
-    // by n itself, not by n rounded to float (within 1 ulp of sum / n).
-    return static_cast<T>(static_cast<double>(sum) / static_cast<double>(n));
+    return mean ? mean_of(sum, n) : sum;
 }
 
 // run_loss with the loop of Arch, called directly.

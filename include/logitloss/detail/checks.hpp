@@ -1,13 +1,16 @@
-// logitloss/detail/checks.hpp — what the value checks of the CPU kernels
-// (kernels.hpp) and the CUDA kernels (cuda.cuh) share: which weights they
-// accept, and how a bad value is written in an error message.
+// logitloss/detail/checks.hpp — what the CPU kernels (kernels.hpp) and the
+// CUDA kernels (cuda.cuh) share outside the formulas: which weights their
+// value checks accept, how a bad value is written in an error message, and
+// how the mean is formed from the sum.
 #pragma once
 
+#include <cstddef>
 #include <cstdio>
 #include <limits>
 #include <string>
 
 #include "config.hpp"
+#include "ops.hpp"
 
 LOGITLOSS_NAMESPACE_BEGIN
 namespace detail {
@@ -27,6 +30,15 @@ std::string describe(T v) {
     char text[40];
     std::snprintf(text, sizeof text, "%.*g", std::numeric_limits<T>::max_digits10, static_cast<double>(v));
     return text;
+}
+
+// The mean of n values from their sum rounded to T: PyTorch's order (the
+// rounded sum divided by n), the division in double, so that a float n above
+// 2^24 is not rounded first (the same bits as sum / T(n) while n is exact in
+// T; within 1 ulp of the exact mean). NaN for n = 0. Host and device.
+template <class T>
+LOGITLOSS_HD inline T mean_of(T sum, std::size_t n) noexcept {
+    return n > 0 ? static_cast<T>(static_cast<double>(sum) / static_cast<double>(n)) : quiet_nan<T>();
 }
 
 }  // namespace detail
