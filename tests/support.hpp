@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <xsimd/xsimd.hpp>
 
@@ -125,6 +127,22 @@ inline void ulp_errors_f32(const float* got, const double* ref, std::uint32_t* e
         round_f32(ref + i, r, m);
         ulp_errors_f32(got + i, r, e + i, m);
     }
+}
+
+// n logits spread over every binade: uniform bit patterns (subnormals and
+// infinities included, NaN left out) and, for a third of them, values
+// uniform in [-dense, dense], where the functions change regime.
+template <class T>
+std::vector<T> sample_logits(std::size_t n, std::uint64_t seed, double dense) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> near(-dense, dense);
+    std::vector<T> v;
+    v.reserve(n);
+    while (v.size() < n) {
+        const T x = rng() % 3 == 0 ? static_cast<T>(near(rng)) : from_bits<T>(static_cast<bits_t<T>>(rng()));
+        if (x == x) v.push_back(x);
+    }
+    return v;
 }
 
 // Double reference values of the logistic functions at a float or double x,

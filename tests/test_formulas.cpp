@@ -18,34 +18,8 @@
 namespace ll = logitloss;
 using support::ulp_distance;
 
-namespace {
-
-// Logits spread over every binade of interest: uniform bit patterns, and a
-// dense range around the interesting region.
-template <class T>
-std::vector<T> sample_logits(std::size_t n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::vector<T> v;
-    v.reserve(n);
-    std::uniform_real_distribution<double> dense(-120.0, 120.0);
-    while (v.size() < n) {
-        const std::uint64_t r = rng();
-        T x;
-        if (r % 3 == 0) {
-            x = static_cast<T>(dense(rng));
-        } else {
-            x = support::from_bits<T>(static_cast<support::bits_t<T>>(rng()));
-            if (std::isnan(x)) continue;
-        }
-        v.push_back(x);
-    }
-    return v;
-}
-
-}  // namespace
-
 TEST_CASE_TEMPLATE("hard-target identities hold bitwise", T, float, double) {
-    for (T x : sample_logits<T>(100000, 1)) {
+    for (T x : support::sample_logits<T>(100000, 1, 120.0)) {
         const T sp = ll::softplus(x), spn = ll::softplus(-x);
         CHECK(support::to_bits(ll::bce_with_logits(x, T(0))) == support::to_bits(sp));
         CHECK(support::to_bits(ll::bce_with_logits(x, T(1))) == support::to_bits(spn));
@@ -87,7 +61,7 @@ TEST_CASE_TEMPLATE("pos_weight has PyTorch's meaning", T, float, double) {
 }
 
 TEST_CASE("every SIMD architecture of this build: sampled float32 accuracy and agreement with scalar") {
-    const std::vector<float> xs = sample_logits<float>(1 << 18, 7);
+    const std::vector<float> xs = support::sample_logits<float>(1 << 18, 7, 120.0);
     support::for_each_arch([&](auto arch) {
         using Arch = decltype(arch);
         using B = xsimd::batch<float, Arch>;
@@ -140,7 +114,7 @@ TEST_CASE("every SIMD architecture of this build: sampled float32 accuracy and a
 }
 
 TEST_CASE("every SIMD architecture of this build: float64 agrees with scalar") {
-    const std::vector<double> xs = sample_logits<double>(1 << 16, 11);
+    const std::vector<double> xs = support::sample_logits<double>(1 << 16, 11, 120.0);
     support::for_each_arch([&](auto arch) {
         using Arch = decltype(arch);
         using B = xsimd::batch<double, Arch>;

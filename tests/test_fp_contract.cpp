@@ -22,21 +22,6 @@ namespace ll = logitloss;
 
 namespace {
 
-// Uniform bit patterns (every binade, subnormals, infinities) and a dense
-// range where the functions change regime.
-template <class T>
-std::vector<T> logits(std::size_t n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> dense(-60.0, 60.0);
-    std::vector<T> v;
-    while (v.size() < n) {
-        T x = support::from_bits<T>(static_cast<support::bits_t<T>>(rng()));
-        if (rng() % 2 == 0) x = static_cast<T>(dense(rng));
-        if (x == x) v.push_back(x);
-    }
-    return v;
-}
-
 // Probabilities in [0, 1], uniform in their bit patterns (so as dense near 0
 // as the format is), half of them mirrored to 1 - p (dense near 1).
 template <class T>
@@ -115,7 +100,7 @@ const char* const names[] = {"sigmoid",
 TEST_CASE_TEMPLATE("built with -ffp-contract=fast: every FMA architecture gives the scalar bits" *
                        doctest::skip(support::arch_count(true) == 0),
                    T, float, double) {
-    const std::vector<T> xs = logits<T>(1 << 16, 31);
+    const std::vector<T> xs = support::sample_logits<T>(1 << 16, 31, 60.0);
     const std::vector<T> ps = probabilities<T>(1 << 16, 37);
     std::size_t archs = 0;
     support::for_each_arch([&](auto arch) {
