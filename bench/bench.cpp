@@ -9,7 +9,9 @@
 // ns/element and ratios.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <random>
@@ -225,6 +227,59 @@ void bench_torch_sigmoid(benchmark::State& state, int threads) {
 }
 #endif
 
+// The peers written here must compute what logitloss computes, or the
+// benchmark compares different things: on one dataset, each loss within a
+// relative tolerance of logitloss's, each gradient element within a few ulp
+// of 1/n, each sigmoid within a few ulp of 1 (float sums and exp/log1p of
+// 1 to 3 ulp allow for no less). Returns the number of disagreements,
+// each printed.
+template <class T>
+int check_peers(const char* type) {
+    constexpr std::size_t n = 4096;
+    const bool f32 = sizeof(T) == 4;
+    const double loss_tol = f32 ? 1e-4 : 1e-12, unit_tol = f32 ? 1e-6 : 1e-14;
+    auto& d = data<T>(n);
+    std::vector<T> want_g(n), got(n);
+    const double want = static_cast<double>(ll_fb<T>(d.x.data(), d.y.data(), n, want_g.data()));
+    int bad = 0;
+    const auto report = [&](const std::string& what, double peer, double ours) {
+        std::fprintf(stderr, "logitloss_bench: %s/%s disagrees with logitloss: %.17g against %.17g\n", type,
+                     what.c_str(), peer, ours);
+        ++bad;
+    };
+    const auto loss = [&](const std::string& what, T peer) {
+        if (!(std::fabs(static_cast<double>(peer) - want) <= loss_tol * std::fabs(want))) report(what, static_cast<double>(peer), want);
+    };
+    const auto elements = [&](const std::string& what, const std::vector<T>& ours, double tol) {
+        for (std::size_t i = 0; i < n; ++i)
+            if (!(std::fabs(static_cast<double>(got[i]) - static_cast<double>(ours[i])) <= tol)) {
+                report(what + " at index " + std::to_string(i), static_cast<double>(got[i]), static_cast<double>(ours[i]));
+                return;
+            }
+    };
+    const auto fb = [&](const std::string& name, auto f) {
+        loss("fb/" + name + " loss", f(d.x.data(), d.y.data(), n, got.data()));
+        elements("fb/" + name + " gradient", want_g, unit_tol / static_cast<double>(n));
+    };
+    fb("naive", peers::naive_fb<T>);
+    fb("eigen", peers::eigen_fb<T>);
+#ifdef LOGITLOSS_BENCH_HAVE_SLEEF
+    fb("sleef", [](const T* x, const T* y, std::size_t m, T* g) { return peers::sleef_fb(x, y, m, g); });
+#endif
+#ifdef LOGITLOSS_BENCH_HAVE_HWY
+    fb("highway", peers::hwy_fb<T>);
+#endif
+    loss("forward/naive", peers::naive_forward<T>(d.x.data(), d.y.data(), n));
+    loss("forward/eigen", peers::eigen_forward<T>(d.x.data(), d.y.data(), n));
+    std::vector<T> want_s(n);
+    ll_sigmoid<T>(d.x.data(), n, want_s.data());
+    peers::naive_sigmoid<T>(d.x.data(), n, got.data());
+    elements("sigmoid/naive", want_s, unit_tol);
+    peers::eigen_sigmoid<T>(d.x.data(), n, got.data());
+    elements("sigmoid/eigen", want_s, unit_tol);
+    return bad;
+}
+
 template <class T>
 void register_type(const std::string& type, const std::vector<std::int64_t>& sizes) {
     auto reg = [&](const std::string& name, auto fn) {
@@ -284,6 +339,7 @@ int main(int argc, char** argv) {
             p = q == std::string::npos ? s.size() : q + 1;
         }
     }
+    if (check_peers<float>("f32") + check_peers<double>("f64") != 0) return 1;
     register_type<float>("f32", sizes);
     register_type<double>("f64", sizes);
     benchmark::AddCustomContext("logitloss_arch", xsimd::default_arch::name());

@@ -3,7 +3,8 @@
 // compares logitloss with each in one run:
 //   naive   a plain loop over std::exp / std::log1p
 //   eigen   an Eigen 3.4 array expression
-//   sleef   SLEEF 3.5 u10 exp and log1p on AVX-512 (or AVX2) intrinsics
+//   sleef   SLEEF 3.5 u10 exp and log1p on AVX-512 intrinsics, or AVX2 ones
+//           where the build has no AVX-512 (none below AVX2)
 //   hwy     Highway 1.0 contrib/math Exp and Log1p, static target
 //   floor   a stream kernel that moves the same bytes and computes nothing
 // Every kernel: loss = mean(max(x,0) - x y + log1p(exp(-|x|))),
@@ -132,6 +133,44 @@ inline double sleef_fb(const double* x, const double* y, std::size_t n, double* 
         _mm512_storeu_pd(g + i, _mm512_mul_pd(_mm512_sub_pd(s, yv), inv_n));
     }
     return _mm512_reduce_add_pd(acc) / static_cast<double>(n);
+}
+#define LOGITLOSS_BENCH_HAVE_SLEEF 1
+#elif LOGITLOSS_BENCH_SLEEF && defined(__AVX2__) && defined(__FMA__)
+// ---- SLEEF u10, AVX2 (machines without AVX-512) -----------------------------
+inline float sleef_fb(const float* x, const float* y, std::size_t n, float* g) {
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.f), inv_n = _mm256_set1_ps(1.f / static_cast<float>(n));
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    __m256 acc = zero;
+    for (std::size_t i = 0; i + 8 <= n; i += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + i), yv = _mm256_loadu_ps(y + i);
+        const __m256 e = Sleef_expf8_u10(_mm256_or_ps(xv, sign));  // exp(-|x|)
+        const __m256 l = Sleef_log1pf8_u10(e);
+        acc = _mm256_add_ps(acc, _mm256_add_ps(_mm256_sub_ps(_mm256_max_ps(xv, zero), _mm256_mul_ps(xv, yv)), l));
+        const __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, e));
+        const __m256 s = _mm256_blendv_ps(r, _mm256_mul_ps(e, r), _mm256_cmp_ps(xv, zero, _CMP_LT_OQ));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_sub_ps(s, yv), inv_n));
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, acc);
+    return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) /
+           static_cast<float>(n);
+}
+inline double sleef_fb(const double* x, const double* y, std::size_t n, double* g) {
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0), inv_n = _mm256_set1_pd(1.0 / static_cast<double>(n));
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    __m256d acc = zero;
+    for (std::size_t i = 0; i + 4 <= n; i += 4) {
+        const __m256d xv = _mm256_loadu_pd(x + i), yv = _mm256_loadu_pd(y + i);
+        const __m256d e = Sleef_expd4_u10(_mm256_or_pd(xv, sign));
+        const __m256d l = Sleef_log1pd4_u10(e);
+        acc = _mm256_add_pd(acc, _mm256_add_pd(_mm256_sub_pd(_mm256_max_pd(xv, zero), _mm256_mul_pd(xv, yv)), l));
+        const __m256d r = _mm256_div_pd(one, _mm256_add_pd(one, e));
+        const __m256d s = _mm256_blendv_pd(r, _mm256_mul_pd(e, r), _mm256_cmp_pd(xv, zero, _CMP_LT_OQ));
+        _mm256_storeu_pd(g + i, _mm256_mul_pd(_mm256_sub_pd(s, yv), inv_n));
+    }
+    alignas(32) double lanes[4];
+    _mm256_store_pd(lanes, acc);
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) / static_cast<double>(n);
 }
 #define LOGITLOSS_BENCH_HAVE_SLEEF 1
 #endif
