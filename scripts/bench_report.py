@@ -6,9 +6,11 @@
 Prints, per type and operation, ns/element of every implementation at every
 N, then the ratios peer / logitloss (how many times faster logitloss is)
 and logitloss / floor (how far from the memory-bandwidth floor), with the
-machine, compiler and flags on top.
+machine, compiler and flags on top. A run with repetitions
+(--benchmark_repetitions) gives each cell the median of its repetitions.
 """
 import json
+import statistics
 import subprocess
 import sys
 from collections import defaultdict
@@ -17,7 +19,7 @@ from collections import defaultdict
 def load(path):
     with open(path) as f:
         doc = json.load(f)
-    table = defaultdict(dict)  # (type, op) -> {(impl, n): ns_per_elem}
+    runs = defaultdict(lambda: defaultdict(list))  # (type, op) -> {(impl, n): [ns_per_elem, ...]}
     for b in doc["benchmarks"]:
         if b.get("run_type") == "aggregate":
             continue
@@ -26,8 +28,10 @@ def load(path):
             continue
         typ, op, impl, n = parts[0], parts[1], parts[2], int(parts[3])
         seconds = b["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
-        table[(typ, op)][(impl, n)] = seconds * 1e9 / n
-    return doc["context"], table
+        runs[(typ, op)][(impl, n)].append(seconds * 1e9 / n)
+    table = {key: {cell: statistics.median(v) for cell, v in cells.items()} for key, cells in runs.items()}
+    repetitions = max((len(v) for cells in runs.values() for v in cells.values()), default=1)
+    return doc["context"], table, repetitions
 
 
 def fmt_n(n):
@@ -64,14 +68,15 @@ def ratio(rows, peer, n):
     return f"{ours / t:.2f}x" if peer == "floor" else f"{t / ours:.2f}x"
 
 
-def report(context, table):
+def report(context, table, repetitions=1):
     out = []
+    each = f"each cell the median of {repetitions} repetitions" if repetitions > 1 else "one repetition"
     out.append(f"Machine: {cpu_model()}, {context.get('num_cpus')} CPUs; "
                f"{context.get('compiler', '?')}, flags `{context.get('flags', '?')}`; "
                f"logitloss: the dispatch library's `{context.get('logitloss_dispatch_path', '?')}` path "
                f"(logitloss_native: the header templates built with these flags, "
                f"`{context.get('logitloss_arch', '?')}`); "
-               f"run {context.get('date', '')}; one thread unless the name says otherwise.")
+               f"run {context.get('date', '')}, {each}; one thread unless the name says otherwise.")
     for (typ, op), rows in sorted(table.items()):
         impls = sorted({i for i, _ in rows}, key=lambda i: (i != "logitloss", i != "floor", i))
         sizes = sorted({n for _, n in rows})
@@ -111,8 +116,8 @@ def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    context, table = load(sys.argv[1])
-    print(report(context, table))
+    context, table, repetitions = load(sys.argv[1])
+    print(report(context, table, repetitions))
     if "--png" in sys.argv:
         plot(table, sys.argv[sys.argv.index("--png") + 1])
     return 0
