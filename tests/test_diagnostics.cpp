@@ -98,6 +98,19 @@ TEST_CASE_TEMPLATE("Sigmoid -> BCELoss gradient is exactly 0 in the dead zones, 
     CHECK(zeros == 0);
 }
 
+TEST_CASE_TEMPLATE("Sigmoid -> BCELoss gradient floors p(1 - p) at ATen's 1e-12f in both types", T, float, double) {
+    // At x = 30, p(1 - p) is about 9.4e-14, under the floor: the chained
+    // gradient is (p - y) / eps * (1 - p) p with eps the float constant
+    // 1e-12f (for double 9.99999996e-13, not 1e-12: a difference of 4e-9
+    // relative, which double resolves).
+    const T x = T(30);
+    const T p = ll::naive::sigmoid(x);
+    REQUIRE((T(1) - p) * p < T(1e-12f));
+    const T eps = static_cast<T>(1e-12f);
+    CHECK(ll::naive::sigmoid_bce_grad(x, T(0)) == p / eps * (T(1) - p) * p);
+    if (std::is_same<T, double>::value) CHECK(ll::naive::sigmoid_bce_grad(x, T(0)) != p / T(1e-12) * (T(1) - p) * p);
+}
+
 TEST_CASE_TEMPLATE("saturation report counts the dead zones", T, float, double) {
     using th = ll::thresholds<T>;
     const T inf = std::numeric_limits<T>::infinity();

@@ -3,10 +3,12 @@
 // build; this file is compiled with that flag explicitly). The Newton
 // residuals of the divisions go through ops::residual, one fused operation,
 // and what the compiler still fuses it fuses alike in both paths. So on every
-// architecture with FMA the batch gives the scalar bits, for every
+// architecture with FMA the batch should give the scalar bits for every
 // element-wise function and every non-NaN input, as it does without
-// contraction (test_formulas.cpp, built with -ffp-contract=off). NaN inputs
-// are left out: a NaN result's sign bit may differ.
+// contraction (test_formulas.cpp, built with -ffp-contract=off). This file
+// checks that on 2^16 sampled logits (a third of them dense around the
+// thresholds) and 2^16 probabilities per type. NaN inputs are left out: a
+// NaN result's sign bit may differ.
 #include <doctest/doctest.h>
 
 #include <cstdint>

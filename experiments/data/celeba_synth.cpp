@@ -23,7 +23,7 @@ const char* const usage =
     "DIR/list_attr_celeba.txt and DIR/list_eval_partition.txt, as CelebA lays\n"
     "them out. The label Smiling (attribute 31) is the mouth: an open smile or\n"
     "closed lips; the other attributes are random. The output depends only on\n"
-    "S and N.\n"
+    "S, N and Q (and, for the JPEG bytes, the libjpeg-turbo version).\n"
     "\n"
     "  --out DIR      output folder (created if missing)\n"
     "  --count N      number of images, >= 1\n"

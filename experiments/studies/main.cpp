@@ -33,8 +33,8 @@ const study_def studies[] = {
     {"lockstep", "two VGG16 copies from identical weights and batches: Sigmoid+BCELoss vs BCEWithLogitsLoss",
      "Two copies of the VGG16 from identical weights, fed identical batches (and identical dropout\n"
      "masks), one trained with Sigmoid+BCELoss, one with BCEWithLogitsLoss (Adam). Per step: loss,\n"
-     "logit mean and std, % saturated (|logit| >= 16.6355, where float32's sigmoid rounds to 0 or 1\n"
-     "as torch computes it), the final layer's gradient norm. For init {raschka, proper} x lr {1e-3,\n"
+     "logit mean and std, % saturated (|logit| >= 16.6355: from +16.6355 up float32's sigmoid as torch\n"
+     "computes it is exactly 1), the final layer's gradient norm. For init {raschka, proper} x lr {1e-3,\n"
      "1e-4}. --compare runs everything with --loss-impl native and ours and exits 1 when the curves\n"
      "differ by more than the tolerance.",
      st::run_lockstep},

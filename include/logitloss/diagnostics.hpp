@@ -76,17 +76,19 @@ template <class T>
 template <class T>
 [[nodiscard]] inline T sigmoid_bce(T x, T y) noexcept {
     const T p = sigmoid(x);
-    const T lp = std::fmax(std::log(p), T(-100));
-    const T lq = std::fmax(std::log1p(-p), T(-100));
+    const T clamp = detail::aten_bce<T>::log_clamp();
+    const T lp = std::fmax(std::log(p), clamp);
+    const T lq = std::fmax(std::log1p(-p), clamp);
     return -(y * lp + (T(1) - y) * lq);
 }
 
 // d/dx of BCELoss(sigmoid(x), y) as autograd chains it: BCELoss backward
-// (p - y) / max((1 - p) p, 1e-12), then sigmoid backward g (1 - p) p.
+// (p - y) / max((1 - p) p, eps), then sigmoid backward g (1 - p) p. eps is
+// ATen's float constant 1e-12f in every type (for double 9.99999996e-13).
 template <class T>
 [[nodiscard]] inline T sigmoid_bce_grad(T x, T y) noexcept {
     const T p = sigmoid(x);
-    const T g = (p - y) / std::fmax((T(1) - p) * p, T(1e-12));
+    const T g = (p - y) / std::fmax((T(1) - p) * p, detail::aten_bce<T>::grad_epsilon());
     return g * (T(1) - p) * p;
 }
 
