@@ -317,21 +317,27 @@ void check_not_double_backward(const char* fn) {
 // (a copy to the host and a synchronization, ~10-20 us, and the host stops
 // running ahead of the GPU), which costs more than the pass it saves (8
 // bytes per element) below cuda_one_test_from elements, and is not allowed
-// while the stream is captured into a CUDA graph: then it is not read.
+// while the stream is captured into a CUDA graph: then it is not read. A
+// failed capture query is an error of fn's (the runtime may be reporting an
+// earlier asynchronous failure there; it is not swallowed), cleared like the
+// CUDA kernels' own runtime errors (cuda.cuh, check_cuda).
 constexpr std::int64_t cuda_one_test_from = std::int64_t(1) << 23;
 
-bool may_return_saved(const Tensor& grad_output, std::int64_t n) {
+bool may_return_saved(const char* fn, const Tensor& grad_output, std::int64_t n) {
     if (grad_output.dim() != 0 || torch::autograd::get_current_graph_task_keep_graph()) return false;
     if (!grad_output.is_cpu()) {
 #if defined(LOGITLOSS_TORCH_OPS_CUDA)
         if (n < cuda_one_test_from || !grad_output.is_cuda()) return false;
         cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-        if (cudaStreamIsCapturing(current_stream(), &capture) != cudaSuccess) {
-            static_cast<void>(cudaGetLastError());  // not left for the next launch to report
-            return false;
+        const cudaError_t queried = cudaStreamIsCapturing(current_stream(), &capture);
+        if (queried != cudaSuccess) {
+            static_cast<void>(cudaGetLastError());
+            TORCH_CHECK(false, fn, ": backward: cudaStreamIsCapturing failed: ", cudaGetErrorName(queried), " (",
+                        cudaGetErrorString(queried), ")");
         }
         if (capture != cudaStreamCaptureStatusNone) return false;
 #else
+        static_cast<void>(fn);
         static_cast<void>(n);
         return false;
 #endif
@@ -352,7 +358,7 @@ torch::autograd::variable_list loss_backward(const char* fn, torch::autograd::Au
     TORCH_CHECK(saved.size() == 1 && saved[0].defined(), fn, ": backward without a saved gradient");
     torch::autograd::variable_list grads(forward_arguments);
     const Tensor& g = grad_outputs.at(0);
-    grads[0] = may_return_saved(g, saved[0].numel()) ? saved[0] : saved[0] * g;
+    grads[0] = may_return_saved(fn, g, saved[0].numel()) ? saved[0] : saved[0] * g;
     return grads;
 }
 

@@ -397,9 +397,9 @@ __global__ void __launch_bounds__(block_threads)
     }
     for (std::size_t i = start; i < n; i += stride) {
         unsigned kind = 3;
-        if (p != nullptr && !(p[i] >= T(0) && p[i] <= T(1)))
+        if (p != nullptr && !::logitloss::detail::valid_unit(p[i]))
             kind = 0;
-        else if (!(y[i] >= T(0) && y[i] <= T(1)))
+        else if (!::logitloss::detail::valid_unit(y[i]))
             kind = 1;
         else if (w != nullptr && !::logitloss::detail::valid_weight(w[i]))
             kind = 2;

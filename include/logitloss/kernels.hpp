@@ -139,8 +139,8 @@ struct lanes {
 
 enum class inputs { logits, probabilities };
 
-// Whether every p[i] is in [0, 1] (unit) or finite and >= 0 (not unit, see
-// valid_weight); NaN is not.
+// Whether every p[i] passes valid_unit (unit) or valid_weight (not unit):
+// in [0, 1] or in [0, max()], the vector form of the same comparisons.
 template <class Arch, class T>
 bool all_in_range(const T* p, std::size_t n, bool unit) noexcept {
     using B = xsimd::batch<T, Arch>;
@@ -151,7 +151,7 @@ bool all_in_range(const T* p, std::size_t n, bool unit) noexcept {
         if (!xsimd::all((v >= zero) & (v <= top))) return false;
     }
     for (; i < n; ++i)
-        if (!(p[i] >= T(0) && p[i] <= (unit ? T(1) : std::numeric_limits<T>::max()))) return false;
+        if (!(unit ? valid_unit(p[i]) : valid_weight(p[i]))) return false;
     return true;
 }
 
@@ -206,10 +206,10 @@ void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n
                  "pos_weight at index " + std::to_string(c) + " is " + describe(pw[c]) + ", must be finite and >= 0");
     }
     for (std::size_t i = 0; i < n; ++i) {
-        if (kind == inputs::probabilities && !(x[i] >= T(0) && x[i] <= T(1)))
+        if (kind == inputs::probabilities && !valid_unit(x[i]))
             fail(error_kind::probability_out_of_range, i, fn,
                  "probability at index " + std::to_string(i) + " is " + describe(x[i]) + ", must be in [0, 1]");
-        if (!(y[i] >= T(0) && y[i] <= T(1)))
+        if (!valid_unit(y[i]))
             fail(error_kind::target_out_of_range, i, fn,
                  "target at index " + std::to_string(i) + " is " + describe(y[i]) + ", must be in [0, 1]");
         if (w != nullptr && !valid_weight(w[i]))

@@ -15,8 +15,16 @@
 LOGITLOSS_NAMESPACE_BEGIN
 namespace detail {
 
+// A probability or target the kernels accept: in [0, 1] (NaN is not).
+// Host and device.
+template <class T>
+LOGITLOSS_HD inline bool valid_unit(T v) noexcept {
+    return v >= T(0) && v <= T(1);
+}
+
 // A weight or pos_weight the kernels accept: finite (v - v is 0, not NaN)
-// and >= 0. Host and device.
+// and >= 0, the same set as [0, max()] (all_in_range's vector form). Host
+// and device (without numeric_limits, which device code may not call).
 template <class T>
 LOGITLOSS_HD inline bool valid_weight(T v) noexcept {
     return v >= T(0) && v - v == T(0);
