@@ -24,7 +24,7 @@ TRAIN_COLS = ["run", "init", "lr", "batch_norm", "loss", "weight_decay", "clip",
 LOCK_COLS = ["impl", "init", "lr", "loss", "step", "loss_value", "logit_mean", "logit_std", "logit_min", "logit_max",
              "saturated_pct", "dead_pct", "fc3_grad_norm", "grad_norm", "seconds"]
 KERNEL_COLS = ["n", "ours_ms", "ours_gbs", "ours_checked_ms", "ours_checked_gbs", "torch_ms", "torch_gbs", "copy_ms",
-               "copy_gbs", "loss_rel_diff", "max_grad_diff_times_n", "kernel_ms", "kernel_gbs"]
+               "copy_gbs", "loss_rel_diff", "max_grad_diff_times_n", "kernel_ms", "kernel_gbs", "calls_per_rep"]
 
 
 def write_csv(path, cols, rows):

@@ -18,7 +18,7 @@
 #include "ops/ops.hpp"
 
 #if defined(LOGITLOSS_STUDIES_CUDA)
-#include <cuda_runtime_api.h>  // the GPU's name; the CUDA runtime only, not ATen's CUDA headers
+#include <cuda_runtime_api.h>  // the GPU's name and L2 size; the CUDA runtime only, not ATen's CUDA headers
 #endif
 
 namespace logitloss::experiments::studies {
@@ -51,6 +51,21 @@ torch::Device setup_device(const settings& s, bool ours) {
 
 void synchronize(const torch::Device& device) {
     if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+std::uint64_t cuda_l2_bytes(const torch::Device& device) {
+#if defined(LOGITLOSS_STUDIES_CUDA)
+    cudaDeviceProp props{};
+    if (!device.is_cuda()) return 0;
+    if (cudaGetDeviceProperties(&props, 0) != cudaSuccess) {
+        static_cast<void>(cudaGetLastError());  // unknown; not left for a later launch to report
+        return 0;
+    }
+    if (props.l2CacheSize > 0) return static_cast<std::uint64_t>(props.l2CacheSize);
+#else
+    static_cast<void>(device);
+#endif
+    return 0;
 }
 
 namespace {

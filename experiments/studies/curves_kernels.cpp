@@ -368,19 +368,30 @@ int run_curves(const settings& given) {
 
 namespace {
 
+// The median over reps of the time per call of f, each repetition timing
+// `calls` calls back to back between two synchronizations: on a GPU one call
+// of a few microseconds would otherwise be timed together with the host's
+// dispatch and the synchronization's round trip (tens of microseconds).
 template <class F>
-double median_ms(F&& f, int reps, const torch::Device& device) {
+double median_ms(F&& f, int reps, std::int64_t calls, const torch::Device& device) {
     for (int i = 0; i < 2; ++i) f();  // warm-up: allocator, kernels' first launch
     synchronize(device);
     std::vector<double> times;
     for (int r = 0; r < reps; ++r) {
         synchronize(device);
         const auto start = std::chrono::steady_clock::now();
-        f();
+        for (std::int64_t c = 0; c < calls; ++c) f();
         synchronize(device);
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
+                        static_cast<double>(calls));
     }
     return median(std::move(times));
+}
+
+// Calls per timed repetition for N elements: on CUDA enough for 2^28
+// elements of work (at least 1); on the CPU one call is long enough.
+std::int64_t calls_for(std::int64_t n, bool cuda) {
+    return cuda ? std::max<std::int64_t>(1, (std::int64_t(1) << 28) / n) : 1;
 }
 
 Tensor grad_of(const Tensor& loss, const Tensor& x) { return torch::autograd::grad({loss}, {x})[0]; }
@@ -401,7 +412,7 @@ int run_kernels(const settings& s) {
     for (std::uint64_t n = p.min_n; n <= p.max_n; n *= 4) sizes.push_back(static_cast<std::int64_t>(n));
 
     struct row {
-        std::int64_t n;
+        std::int64_t n, calls;
         double ours_ms, checked_ms, kernel_ms, torch_ms, copy_ms, loss_diff, grad_diff;
     };
     std::vector<row> rows;
@@ -414,7 +425,8 @@ int run_kernels(const settings& s) {
         const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
         const Tensor x = torch::randn({n}, opts) * 4;
         const Tensor y = torch::rand({n}, opts).gt(0.5).to(torch::kFloat32);
-        row r{n, std::nan(""), std::nan(""), std::nan(""), 0, 0, std::nan(""), std::nan("")};
+        const std::int64_t calls = calls_for(n, cuda);
+        row r{n, calls, std::nan(""), std::nan(""), std::nan(""), 0, 0, std::nan(""), std::nan("")};
         const auto native = [&] {
             Tensor v = x.detach().requires_grad_(true);
             const Tensor loss = torch::binary_cross_entropy_with_logits(v, y);
@@ -433,16 +445,16 @@ int run_kernels(const settings& s) {
             const auto [lb, gb] = native();
             r.loss_diff = std::fabs(la.item<double>() - lb.item<double>()) / std::max(1e-30, std::fabs(lb.item<double>()));
             r.grad_diff = (ga - gb).abs().max().item<double>() * static_cast<double>(n);
-            r.ours_ms = median_ms([&] { fused(false); }, p.reps, device);
-            r.checked_ms = median_ms([&] { fused(true); }, p.reps, device);
+            r.ours_ms = median_ms([&] { fused(false); }, p.reps, calls, device);
+            r.checked_ms = median_ms([&] { fused(true); }, p.reps, calls, device);
             // The fused pass alone: the same kernel, no autograd graph.
             r.kernel_ms = median_ms(
                 [&] { ops::bce_with_logits_and_grad(x, y, c10::nullopt, c10::nullopt, "mean", false); }, p.reps,
-                device);
+                calls, device);
         }
-        r.torch_ms = median_ms([&] { native(); }, p.reps, device);
+        r.torch_ms = median_ms([&] { native(); }, p.reps, calls, device);
         Tensor dst = torch::empty_like(x);
-        r.copy_ms = median_ms([&] { dst.copy_(x); }, p.reps, device);
+        r.copy_ms = median_ms([&] { dst.copy_(x); }, p.reps, calls, device);
         rows.push_back(r);
         done += static_cast<double>(n) / 1e6;
         bar.update(done, "N = " + std::to_string(n));
@@ -476,26 +488,36 @@ int run_kernels(const settings& s) {
        << "; **torch** is torch::binary_cross_entropy_with_logits and its backward. GB/s counts only the useful "
           "traffic, 12 bytes per element, so it is comparable to the copy's 8 bytes per element "
           "(`dst.copy_(src)`). Median of "
-       << p.reps << " timed repetitions after 2 warm-ups, each timed between "
-       << (cuda ? "torch::cuda::synchronize() calls" : "clock reads") << ".\n\n";
+       << p.reps << " timed repetitions after 2 warm-ups, each "
+       << (cuda ? "max(1, 2^28 / N) calls back to back between torch::cuda::synchronize() calls, the time divided by "
+                  "the calls (one call alone would be timed with the host's dispatch and the synchronization)"
+                : "one call between clock reads")
+       << ".";
+    const std::uint64_t l2 = cuda_l2_bytes(device);
+    if (l2 > 0)
+        md << " The device's L2 cache holds " << fixed(static_cast<double>(l2) / (1 << 20), 0)
+           << " MiB: rows marked (L2) have 12 N bytes within it, and the repeated calls then run from the cache "
+              "rather than device memory.";
+    md << "\n\n";
     md << "| N | ours ms | ours GB/s | ours checked GB/s | kernel ms | kernel GB/s | torch ms | torch GB/s | copy ms | "
           "copy GB/s | ours / copy | kernel / copy | ours / torch | loss rel. diff | max grad diff × N |\n"
           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     std::string csv = csv_line({"n", "ours_ms", "ours_gbs", "ours_checked_ms", "ours_checked_gbs", "torch_ms",
                                 "torch_gbs", "copy_ms", "copy_gbs", "loss_rel_diff", "max_grad_diff_times_n",
-                                "kernel_ms", "kernel_gbs"});
+                                "kernel_ms", "kernel_gbs", "calls_per_rep"});
     std::string data;
     for (const auto& r : rows) {
         const double og = gbs(12, r.n, r.ours_ms), cg = gbs(12, r.n, r.checked_ms), tg = gbs(12, r.n, r.torch_ms),
                      pg = gbs(8, r.n, r.copy_ms), kg = gbs(12, r.n, r.kernel_ms);
-        md << "| " << r.n << " | " << general(r.ours_ms, 4) << " | " << fixed(og, 1) << " | " << fixed(cg, 1) << " | "
+        const bool cached = l2 > 0 && 12 * static_cast<std::uint64_t>(r.n) <= l2;
+        md << "| " << r.n << (cached ? " (L2)" : "") << " | " << general(r.ours_ms, 4) << " | " << fixed(og, 1) << " | " << fixed(cg, 1) << " | "
            << general(r.kernel_ms, 4) << " | " << fixed(kg, 1) << " | " << general(r.torch_ms, 4) << " | " << fixed(tg, 1) << " | "
            << general(r.copy_ms, 4) << " | " << fixed(pg, 1) << " | " << fixed(100 * og / pg, 0) << "% | "
            << fixed(100 * kg / pg, 0) << "% | " << fixed(r.torch_ms / r.ours_ms, 2) << "x | "
            << general(r.loss_diff, 3) << " | " << general(r.grad_diff, 3) << " |\n";
         csv += csv_line({std::to_string(r.n), exact(r.ours_ms), exact(og), exact(r.checked_ms), exact(cg),
                          exact(r.torch_ms), exact(tg), exact(r.copy_ms), exact(pg), exact(r.loss_diff),
-                         exact(r.grad_diff), exact(r.kernel_ms), exact(kg)});
+                         exact(r.grad_diff), exact(r.kernel_ms), exact(kg), std::to_string(r.calls)});
         data += std::to_string(r.n) + " " + exact(og) + " " + exact(cg) + " " + exact(tg) + " " + exact(pg) + " " +
                 exact(kg) + "\n";
     }

@@ -27,6 +27,10 @@ torch::Device setup_device(const settings& s, bool ours);
 // Waits for the device's queued work (a no-op on the CPU).
 void synchronize(const torch::Device& device);
 
+// The L2 cache of CUDA device 0 in bytes; 0 where unknown (a build without
+// the CUDA path, or on the CPU).
+std::uint64_t cuda_l2_bytes(const torch::Device& device);
+
 // Images [N, 3, S, S] in [-1, 1] and labels [N, 1] (0 or 1), on the device.
 struct image_set {
     torch::Tensor images;
