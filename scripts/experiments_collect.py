@@ -28,7 +28,7 @@ N_KERNELS = 64 << 20  # the kernels target's N
 EXPLODED_PCT = 50.0  # saturated logits (%) at step 1 or 2 that count as the first-step explosion
 RECOVERED_PCT = 5.0  # saturated logits (%) at the last step, at most, that count as a recovery
 
-# The seeds' fixes table (Sigmoid+BCELoss, VGG16 without BatchNorm, Adam
+# The seeds' fixes table (Sigmoid+BCELoss, proper init, VGG16 without BatchNorm, Adam
 # lr 1e-3 unless the fix changes it): does the network learn?
 SEEDS_FIXES = [
     ("weight decay", lambda r: float(r["weight_decay"]) > 0, False),

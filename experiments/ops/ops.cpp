@@ -185,6 +185,21 @@ loss_out cpu_loss(const char* fn, bool logits, const prepared& a, bool want_grad
 #if defined(LOGITLOSS_TORCH_OPS_CUDA)
 CUstream_st* current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
 
+// Whether the current stream is being captured into a CUDA graph. A failed
+// query is an error of fn's (the runtime may be reporting an earlier
+// asynchronous failure there; it is not swallowed), cleared like the CUDA
+// kernels' own runtime errors (cuda.cuh, check_cuda).
+bool capturing(const char* fn) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    const cudaError_t queried = cudaStreamIsCapturing(current_stream(), &capture);
+    if (queried != cudaSuccess) {
+        static_cast<void>(cudaGetLastError());
+        TORCH_CHECK(false, fn, ": cudaStreamIsCapturing failed: ", cudaGetErrorName(queried), " (",
+                    cudaGetErrorString(queried), ")");
+    }
+    return capture != cudaStreamCaptureStatusNone;
+}
+
 template <class T>
 loss_out cuda_loss(const char* fn, bool logits, const prepared& a, bool want_grad) {
     const c10::cuda::CUDAGuard guard(a.x.device());
@@ -224,6 +239,11 @@ loss_out cuda_loss(const char* fn, bool logits, const prepared& a, bool want_gra
         c.grad = r.grad.data_ptr<T>();
     }
     if (a.check) {
+        // The check waits for its answer (a copy to the host), which a
+        // capture does not allow: a clear error instead of the runtime's.
+        TORCH_CHECK(!capturing(fn), fn,
+                    ": check = true reads its answer back to the host, which is not allowed while the stream is "
+                    "captured into a CUDA graph; pass check = false to capture the loss");
         scratch = at::empty({2}, a.x.options().dtype(at::kLong));
         c.check_scratch = static_cast<unsigned long long*>(scratch.data_ptr());
     }
@@ -317,25 +337,14 @@ void check_not_double_backward(const char* fn) {
 // (a copy to the host and a synchronization, ~10-20 us, and the host stops
 // running ahead of the GPU), which costs more than the pass it saves (8
 // bytes per element) below cuda_one_test_from elements, and is not allowed
-// while the stream is captured into a CUDA graph: then it is not read. A
-// failed capture query is an error of fn's (the runtime may be reporting an
-// earlier asynchronous failure there; it is not swallowed), cleared like the
-// CUDA kernels' own runtime errors (cuda.cuh, check_cuda).
+// while the stream is captured into a CUDA graph: then it is not read.
 constexpr std::int64_t cuda_one_test_from = std::int64_t(1) << 23;
 
 bool may_return_saved(const char* fn, const Tensor& grad_output, std::int64_t n) {
     if (grad_output.dim() != 0 || torch::autograd::get_current_graph_task_keep_graph()) return false;
     if (!grad_output.is_cpu()) {
 #if defined(LOGITLOSS_TORCH_OPS_CUDA)
-        if (n < cuda_one_test_from || !grad_output.is_cuda()) return false;
-        cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-        const cudaError_t queried = cudaStreamIsCapturing(current_stream(), &capture);
-        if (queried != cudaSuccess) {
-            static_cast<void>(cudaGetLastError());
-            TORCH_CHECK(false, fn, ": backward: cudaStreamIsCapturing failed: ", cudaGetErrorName(queried), " (",
-                        cudaGetErrorString(queried), ")");
-        }
-        if (capture != cudaStreamCaptureStatusNone) return false;
+        if (n < cuda_one_test_from || !grad_output.is_cuda() || capturing(fn)) return false;
 #else
         static_cast<void>(fn);
         static_cast<void>(n);

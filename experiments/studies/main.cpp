@@ -44,8 +44,8 @@ const study_def studies[] = {
      "(mean and spread over --seeds K). Both losses of a scenario start from identical weights and\n"
      "see identical batches.",
      st::run_train},
-    {"fixes", "Sigmoid+BCELoss at raschka init, lr 1e-3, with each proposed fix: does it learn?",
-     "Sigmoid+BCELoss at raschka init (--init to change), Adam lr 1e-3, with each fix: weight decay\n"
+    {"fixes", "Sigmoid+BCELoss at proper init, lr 1e-3, with each proposed fix: does it learn?",
+     "Sigmoid+BCELoss at proper init (--init to change), Adam lr 1e-3, with each fix: weight decay\n"
      "0.01, 0.1, 1 (Adam's weight_decay), gradient clipping (norm 1), BatchNorm, lr 1e-4, BatchNorm\n"
      "and lr 1e-4; the unfixed run and BCEWithLogitsLoss for reference. A run has learned when its\n"
      "test accuracy reaches --learned-at percent (default 60).",
@@ -207,7 +207,7 @@ const std::vector<option_def>& options() {
         {"--tolerance", "T", "relative tolerance of --compare (default 1e-3, see README.md)", compare,
          [](st::settings& s, const std::string& v) { s.tolerance = parse_number("--tolerance", v, 0, false); }},
         {"--init", "raschka|proper|torch",
-         "the initialisation (fixes, layers: default raschka; lockstep, train: only this one instead of both "
+         "the initialisation (fixes: default proper; layers: default raschka; lockstep, train: only this one instead of both "
          "raschka and proper)",
          init_choice,
          [](st::settings& s, const std::string& v) {

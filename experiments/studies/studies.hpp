@@ -53,7 +53,7 @@ struct settings {
     // Study options.
     bool compare = false;    // lockstep: run native and ours, compare, exit 1 on disagreement
     double tolerance = 0;    // lockstep --compare: relative tolerance (0: the default)
-    std::string init;        // layers, fixes: the initialisation (default raschka)
+    std::string init;        // layers, fixes: the initialisation (default: layers raschka, fixes proper)
     std::vector<double> lrs;  // layers: Adam's learning rate (default 1e-3); lockstep: the list (default 1e-3, 1e-4)
     double learned_at = 60;  // fixes: the test accuracy (%) from which a run counts as learned
     double time_budget = 0;  // train, fixes: seconds for the whole study, steps fitted to it (0: off)
