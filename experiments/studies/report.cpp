@@ -322,8 +322,11 @@ bool report::write() {
     if (!write_file(path(".gp"), gp.str())) return false;
 
     if (!on_path("gnuplot")) {
-        std::cerr << "logitloss_experiments: warning: gnuplot is not on the PATH; " << path(".gp").string()
-                  << " is written, run it with gnuplot to draw " << settings_.study << ".png\n";
+        static bool warned = false;  // once: train and fixes rewrite their report after every run
+        if (!warned)
+            std::cerr << "logitloss_experiments: warning: gnuplot is not on the PATH; " << path(".gp").string()
+                      << " is written, run it with gnuplot to draw " << settings_.study << ".png\n";
+        warned = true;
         return true;
     }
     // gnuplot's chatter goes to a log that is kept only when it fails.

@@ -534,8 +534,9 @@ int run_lockstep(const settings& s) {
            << general(tolerance, 3) << " (`--tolerance`) or within " << general(twin_factor, 2)
            << " times the twin's largest difference, whichever is larger. One difference is on purpose and "
               "allowed: BCEWithLogitsLoss after a step with a logit at or above 16.6355 (negative saturation does "
-              "not count). There torch's float32 sigmoid has rounded to 1, and its gradient sigmoid(x) - 1 for a positive target is exactly 0, while ours is the "
-              "tiny, correct -sigmoid(-x); Adam can make much of such tiny coordinates.\n\n";
+              "not count). There torch's float32 sigmoid has rounded to 1, and its gradient sigmoid(x) - 1 for a "
+              "positive target is exactly 0, while ours is the tiny, correct -sigmoid(-x); Adam can make much of "
+              "such tiny coordinates.\n\n";
         md << "| Scenario | Loss | step 0 | loss | logit_mean | logit_std | fc3_grad_norm | saturated% (points) | "
               "rounding twin: loss | verdict |\n";
         md << "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
@@ -769,7 +770,14 @@ mean_sd summarize(const std::vector<double>& v) {
 }
 
 std::string accuracy_text(const mean_sd& m) {
+    if (m.n == 0) return "not run";
     return fixed(m.mean, 2) + "%" + (m.n > 1 ? " ± " + fixed(m.sd, 2) : "");
+}
+
+// The header of a report written before every run has finished.
+std::string partial_text(std::size_t finished, std::size_t planned) {
+    return std::to_string(finished) + " of " + std::to_string(planned) +
+           " finished: this report is rewritten after every run, and the later runs did not finish";
 }
 
 // What a run costs on this device, measured before the runs: a step
@@ -893,69 +901,81 @@ int run_train(const settings& s) {
         }
     const std::string fitted = fit_steps(s, p, d, device, specs, p.seeds);
 
-    progress bar(s.study, static_cast<double>(p.seeds) * static_cast<double>(specs.size()) * p.steps, "steps");
-    double done = 0;
     std::vector<trained> runs;
+    const std::size_t planned = static_cast<std::size_t>(p.seeds) * specs.size();
+    // The report of the runs so far; rewritten after every run, so that a
+    // run stopped from outside (a deadline) still leaves the finished ones.
+    const auto write_report = [&]() -> bool {
+        report rep(s, "test accuracy over init x lr x loss x BatchNorm");
+        rep.header("preset", p.summary);
+        rep.header("data", d.description);
+        rep.header("loss implementation", impl_name(s.impl));
+        if (!fitted.empty()) rep.header("steps", fitted);
+        if (runs.size() < planned) rep.header("runs", partial_text(runs.size(), planned));
+        rep.header("training speed", fixed(images_per_second(runs, p.batch), 0) + " images/s (forward, backward, Adam)");
+        std::ostream& md = rep.md;
+        md << "Each scenario trains the VGG16 " << p.steps << " steps of " << p.batch
+           << " images with Adam, once per loss from identical weights, batches and dropout masks, and evaluates the "
+              "test images (a logit > 0 predicts smiling). Accuracies are means over "
+           << p.seeds << (p.seeds == 1 ? " seed" : " seeds (± sample standard deviation)")
+           << ". Winner: the loss ahead by more than 2 points (and by more than twice the larger spread when there "
+              "are several seeds); otherwise Tie.\n\n";
+        md << "| Scenario | BCEWithLogitsLoss | BCELoss | Winner |\n|---|---:|---:|---|\n";
+        std::ostringstream bars;
+        for (const auto& sc : scenarios) {
+            std::vector<double> acc[2];
+            for (const auto& r : runs)
+                if (r.spec.initialization == sc.initialization && r.spec.lr == sc.lr && r.spec.batch_norm == sc.batch_norm)
+                    acc[r.spec.loss == loss_fn::bce_with_logits ? 0 : 1].push_back(r.test_accuracy);
+            const mean_sd a = summarize(acc[0]), b = summarize(acc[1]);
+            const double gap = a.mean - b.mean;
+            const double margin = std::max(2.0, 2 * std::max(a.sd, b.sd));
+            const char* winner = a.n == 0 || b.n == 0 ? "-"
+                             : gap > margin       ? "BCEWithLogits"
+                             : -gap > margin      ? "BCELoss"
+                                                  : "Tie";
+            md << "| " << sc.label() << " | " << accuracy_text(a) << " | " << accuracy_text(b) << " | " << winner << " |\n";
+            bars << "\"" << init_name(sc.initialization) << " " << lr_text(sc.lr) << (sc.batch_norm ? " BN" : "") << "\" "
+                 << exact(a.mean) << " " << exact(b.mean) << "\n";
+        }
+        md << "\n## Runs\n\n| Scenario | Loss | seed | test acc | final train loss | saturated% at step 0 | saturated% "
+              "at the end | fc3_grad_norm at the end |\n|---|---|---:|---:|---:|---:|---:|---:|\n";
+        for (const auto& r : runs) {
+            md << "| " << r.spec.label << " | " << loss_label(r.spec.loss) << " | " << r.seed << " | "
+               << fixed(r.test_accuracy, 2) << "% | " << general(r.final_loss, 4) << " | "
+               << (r.steps.empty() ? "-" : percent(r.steps.front().logits.saturated_pct)) << " | "
+               << (r.steps.empty() ? "-" : percent(r.steps.back().logits.saturated_pct)) << " | "
+               << (r.steps.empty() ? "-" : general(r.steps.back().fc3_grad, 4)) << (r.stopped ? " (stopped: non-finite logits)" : "")
+               << " |\n";
+        }
+        md << "\nEvery step of every run: " << s.study << "_steps.csv.\n";
+        rep.csv << runs_csv(runs);
+        rep.extra_csv("steps", steps_csv(runs));
+
+        std::ostringstream gp;
+        gp << datablock("acc", bars.str());
+        gp << "set title 'test accuracy after " << p.steps << " steps (mean over " << p.seeds
+           << (p.seeds == 1 ? " seed" : " seeds") << ")'\nset style data histograms\nset style histogram cluster gap 1\n"
+              "set style fill solid 0.8 border -1\nset yrange [0:100]\nset ylabel 'test accuracy (%)'\nset grid ytics\n"
+              "set xtics rotate by -30\nset key top left\n"
+              "plot $acc using 2:xtic(1) title 'BCEWithLogitsLoss', '' using 3 title 'Sigmoid+BCELoss', 50 with lines dt 2 lc "
+              "rgb 'gray' title 'chance'\n";
+        rep.plot(gp.str(), 1200, 600);
+        return rep.write();
+    };
+
+    progress bar(s.study, static_cast<double>(planned) * p.steps, "steps");
+    double done = 0;
     for (int k = 0; k < p.seeds; ++k) {
         const std::uint64_t seed = s.seed + static_cast<std::uint64_t>(k);
-        for (const auto& spec : specs)
+        for (const auto& spec : specs) {
             runs.push_back(train_one(spec, p, d, device, s.impl, seed, bar, done,
                                      "seed " + std::to_string(seed) + ", " + spec.label + ", " + loss_label(spec.loss)));
+            if (runs.size() < planned) static_cast<void>(write_report());
+        }
     }
     bar.finish();
-
-    report rep(s, "test accuracy over init x lr x loss x BatchNorm");
-    rep.header("preset", p.summary);
-    rep.header("data", d.description);
-    rep.header("loss implementation", impl_name(s.impl));
-    if (!fitted.empty()) rep.header("steps", fitted);
-    rep.header("training speed", fixed(images_per_second(runs, p.batch), 0) + " images/s (forward, backward, Adam)");
-    std::ostream& md = rep.md;
-    md << "Each scenario trains the VGG16 " << p.steps << " steps of " << p.batch
-       << " images with Adam, once per loss from identical weights, batches and dropout masks, and evaluates the "
-          "test images (a logit > 0 predicts smiling). Accuracies are means over "
-       << p.seeds << (p.seeds == 1 ? " seed" : " seeds (± sample standard deviation)")
-       << ". Winner: the loss ahead by more than 2 points (and by more than twice the larger spread when there "
-          "are several seeds); otherwise Tie.\n\n";
-    md << "| Scenario | BCEWithLogitsLoss | BCELoss | Winner |\n|---|---:|---:|---|\n";
-    std::ostringstream bars;
-    for (const auto& sc : scenarios) {
-        std::vector<double> acc[2];
-        for (const auto& r : runs)
-            if (r.spec.initialization == sc.initialization && r.spec.lr == sc.lr && r.spec.batch_norm == sc.batch_norm)
-                acc[r.spec.loss == loss_fn::bce_with_logits ? 0 : 1].push_back(r.test_accuracy);
-        const mean_sd a = summarize(acc[0]), b = summarize(acc[1]);
-        const double gap = a.mean - b.mean;
-        const double margin = std::max(2.0, 2 * std::max(a.sd, b.sd));
-        const char* winner = gap > margin ? "BCEWithLogits" : -gap > margin ? "BCELoss" : "Tie";
-        md << "| " << sc.label() << " | " << accuracy_text(a) << " | " << accuracy_text(b) << " | " << winner << " |\n";
-        bars << "\"" << init_name(sc.initialization) << " " << lr_text(sc.lr) << (sc.batch_norm ? " BN" : "") << "\" "
-             << exact(a.mean) << " " << exact(b.mean) << "\n";
-    }
-    md << "\n## Runs\n\n| Scenario | Loss | seed | test acc | final train loss | saturated% at step 0 | saturated% "
-          "at the end | fc3_grad_norm at the end |\n|---|---|---:|---:|---:|---:|---:|---:|\n";
-    for (const auto& r : runs) {
-        md << "| " << r.spec.label << " | " << loss_label(r.spec.loss) << " | " << r.seed << " | "
-           << fixed(r.test_accuracy, 2) << "% | " << general(r.final_loss, 4) << " | "
-           << (r.steps.empty() ? "-" : percent(r.steps.front().logits.saturated_pct)) << " | "
-           << (r.steps.empty() ? "-" : percent(r.steps.back().logits.saturated_pct)) << " | "
-           << (r.steps.empty() ? "-" : general(r.steps.back().fc3_grad, 4)) << (r.stopped ? " (stopped: non-finite logits)" : "")
-           << " |\n";
-    }
-    md << "\nEvery step of every run: " << s.study << "_steps.csv.\n";
-    rep.csv << runs_csv(runs);
-    rep.extra_csv("steps", steps_csv(runs));
-
-    std::ostringstream gp;
-    gp << datablock("acc", bars.str());
-    gp << "set title 'test accuracy after " << p.steps << " steps (mean over " << p.seeds
-       << (p.seeds == 1 ? " seed" : " seeds") << ")'\nset style data histograms\nset style histogram cluster gap 1\n"
-          "set style fill solid 0.8 border -1\nset yrange [0:100]\nset ylabel 'test accuracy (%)'\nset grid ytics\n"
-          "set xtics rotate by -30\nset key top left\n"
-          "plot $acc using 2:xtic(1) title 'BCEWithLogitsLoss', '' using 3 title 'Sigmoid+BCELoss', 50 with lines dt 2 lc "
-          "rgb 'gray' title 'chance'\n";
-    rep.plot(gp.str(), 1200, 600);
-    return rep.write() ? 0 : 1;
+    return write_report() ? 0 : 1;
 }
 
 int run_fixes(const settings& s) {
@@ -993,61 +1013,68 @@ int run_fixes(const settings& s) {
     add("BCEWithLogitsLoss instead (reference)", 1e-3, false, 0, 0, loss_fn::bce_with_logits);
     const std::string fitted = fit_steps(s, p, d, device, specs, 1);
 
+    std::vector<trained> runs;
+    // Rewritten after every run, as train's.
+    const auto write_report = [&]() -> bool {
+        report rep(s, "fixes for Sigmoid+BCELoss: does the network learn?");
+        rep.header("preset", p.summary);
+        rep.header("data", d.description);
+        rep.header("scenario", std::string("Sigmoid+BCELoss, ") + init_name(base_init) + " init, Adam lr 1e-3 unless the fix changes it; loss implementation " + impl_name(s.impl));
+        if (!fitted.empty()) rep.header("steps", fitted);
+        if (runs.size() < specs.size()) rep.header("runs", partial_text(runs.size(), specs.size()));
+        rep.header("training speed", fixed(images_per_second(runs, p.batch), 0) + " images/s (forward, backward, Adam)");
+        std::ostream& md = rep.md;
+        md << "Every run starts from the same weights (one seed) and sees the same batches; " << p.steps
+           << " steps, then the test accuracy. **Works?** is ✓ when the test accuracy reaches " << fixed(s.learned_at, 0)
+           << "% (chance is about 50%: the classes are balanced). The reason column states what the run measured at "
+              "its last step.\n\n";
+        md << "| Fix | Works? | test acc | saturated% (last step) | fc3_grad_norm (last step) | Reason (measured) |\n";
+        md << "|---|---|---:|---:|---:|---|\n";
+        std::ostringstream bars;
+        for (const auto& r : runs) {
+            const bool learned = r.test_accuracy >= s.learned_at;
+            std::string reason;
+            const auto zero = std::count_if(r.steps.begin(), r.steps.end(), [](const step_record& q) { return q.fc3_grad == 0; });
+            const double sat = r.steps.empty() ? nan : r.steps.back().logits.saturated_pct;
+            const double fc3 = r.steps.empty() ? nan : r.steps.back().fc3_grad;
+            if (r.stopped) {
+                reason = "logits became non-finite at step " + std::to_string(r.steps.back().step);
+            } else {
+                reason = (zero == 0 ? std::string("fc3 gradient never 0")
+                                    : "fc3 gradient exactly 0 in " + std::to_string(zero) + " of " +
+                                          std::to_string(r.steps.size()) + " steps") +
+                         "; saturated " + percent(r.steps.empty() ? nan : r.steps.front().logits.saturated_pct) +
+                         " at step 0, " + percent(sat) + " at the end" +
+                         (learned ? "" : "; below " + fixed(s.learned_at, 0) + "% after " + std::to_string(p.steps) + " steps");
+            }
+            md << "| " << r.spec.label << " | " << (learned ? "✓" : "✗") << " | " << fixed(r.test_accuracy, 2) << "% | "
+               << percent(sat) << " | " << general(fc3, 4) << " | " << reason << " |\n";
+            bars << "\"" << r.spec.label << "\" " << exact(r.test_accuracy) << "\n";
+        }
+        md << "\nEvery step of every run: " << s.study << "_steps.csv.\n";
+        rep.csv << runs_csv(runs);
+        rep.extra_csv("steps", steps_csv(runs));
+
+        std::ostringstream gp;
+        gp << datablock("acc", bars.str());
+        gp << "set title 'Sigmoid+BCELoss with each fix: test accuracy after " << p.steps << " steps'\n"
+              "set style data histograms\nset style fill solid 0.8 border -1\nset boxwidth 0.7\nset yrange [0:100]\n"
+              "set ylabel 'test accuracy (%)'\nset grid ytics\nset xtics rotate by -30\nset key top left\n"
+              "plot $acc using 2:xtic(1) title 'test accuracy', "
+           << exact(s.learned_at) << " with lines dt 2 lc rgb 'red' title 'learned (" << fixed(s.learned_at, 0)
+           << "%)'\n";
+        rep.plot(gp.str(), 1200, 600);
+        return rep.write();
+    };
+
     progress bar(s.study, static_cast<double>(specs.size()) * p.steps, "steps");
     double done = 0;
-    std::vector<trained> runs;
-    for (const auto& spec : specs)
+    for (const auto& spec : specs) {
         runs.push_back(train_one(spec, p, d, device, s.impl, s.seed, bar, done, spec.label));
-    bar.finish();
-
-    report rep(s, "fixes for Sigmoid+BCELoss: does the network learn?");
-    rep.header("preset", p.summary);
-    rep.header("data", d.description);
-    rep.header("scenario", std::string("Sigmoid+BCELoss, ") + init_name(base_init) + " init, Adam lr 1e-3 unless the fix changes it; loss implementation " + impl_name(s.impl));
-    if (!fitted.empty()) rep.header("steps", fitted);
-    rep.header("training speed", fixed(images_per_second(runs, p.batch), 0) + " images/s (forward, backward, Adam)");
-    std::ostream& md = rep.md;
-    md << "Every run starts from the same weights (one seed) and sees the same batches; " << p.steps
-       << " steps, then the test accuracy. **Works?** is ✓ when the test accuracy reaches " << fixed(s.learned_at, 0)
-       << "% (chance is about 50%: the classes are balanced). The reason column states what the run measured at "
-          "its last step.\n\n";
-    md << "| Fix | Works? | test acc | saturated% (last step) | fc3_grad_norm (last step) | Reason (measured) |\n";
-    md << "|---|---|---:|---:|---:|---|\n";
-    std::ostringstream bars;
-    for (const auto& r : runs) {
-        const bool learned = r.test_accuracy >= s.learned_at;
-        std::string reason;
-        const auto zero = std::count_if(r.steps.begin(), r.steps.end(), [](const step_record& q) { return q.fc3_grad == 0; });
-        const double sat = r.steps.empty() ? nan : r.steps.back().logits.saturated_pct;
-        const double fc3 = r.steps.empty() ? nan : r.steps.back().fc3_grad;
-        if (r.stopped) {
-            reason = "logits became non-finite at step " + std::to_string(r.steps.back().step);
-        } else {
-            reason = (zero == 0 ? std::string("fc3 gradient never 0")
-                                : "fc3 gradient exactly 0 in " + std::to_string(zero) + " of " +
-                                      std::to_string(r.steps.size()) + " steps") +
-                     "; saturated " + percent(r.steps.empty() ? nan : r.steps.front().logits.saturated_pct) +
-                     " at step 0, " + percent(sat) + " at the end" +
-                     (learned ? "" : "; below " + fixed(s.learned_at, 0) + "% after " + std::to_string(p.steps) + " steps");
-        }
-        md << "| " << r.spec.label << " | " << (learned ? "✓" : "✗") << " | " << fixed(r.test_accuracy, 2) << "% | "
-           << percent(sat) << " | " << general(fc3, 4) << " | " << reason << " |\n";
-        bars << "\"" << r.spec.label << "\" " << exact(r.test_accuracy) << "\n";
+        if (runs.size() < specs.size()) static_cast<void>(write_report());
     }
-    md << "\nEvery step of every run: " << s.study << "_steps.csv.\n";
-    rep.csv << runs_csv(runs);
-    rep.extra_csv("steps", steps_csv(runs));
-
-    std::ostringstream gp;
-    gp << datablock("acc", bars.str());
-    gp << "set title 'Sigmoid+BCELoss with each fix: test accuracy after " << p.steps << " steps'\n"
-          "set style data histograms\nset style fill solid 0.8 border -1\nset boxwidth 0.7\nset yrange [0:100]\n"
-          "set ylabel 'test accuracy (%)'\nset grid ytics\nset xtics rotate by -30\nset key top left\n"
-          "plot $acc using 2:xtic(1) title 'test accuracy', "
-       << exact(s.learned_at) << " with lines dt 2 lc rgb 'red' title 'learned (" << fixed(s.learned_at, 0)
-       << "%)'\n";
-    rep.plot(gp.str(), 1200, 600);
-    return rep.write() ? 0 : 1;
+    bar.finish();
+    return write_report() ? 0 : 1;
 }
 
 }  // namespace logitloss::experiments::studies
