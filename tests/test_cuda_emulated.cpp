@@ -512,6 +512,49 @@ TEST_CASE("cuda (emulated): check_inputs names the first bad value, as the CPU k
     CHECK(emu::stats().live_allocations == 0);
 }
 
+// The checks read 16-byte chunks: vector loads where every array is
+// aligned, element loads otherwise and in a last partial chunk. Each path
+// names the same first bad element.
+template <class T>
+void check_chunk_paths(std::size_t offset) {
+    CAPTURE(sizeof(T));
+    CAPTURE(offset);
+    const std::size_t m = 1001;  // whole chunks, then a partial one
+    std::vector<T> p(m + offset, T(0.5)), y(m + offset, T(1)), w(m + offset, T(2));
+    T* pp = p.data() + offset;
+    T* yy = y.data() + offset;
+    T* ww = w.data() + offset;
+    lc::options<T> o;
+    o.weight = ww;
+    const auto message = [&] {
+        try {
+            lc::check_inputs(lc::input_kind::probabilities, pp, yy, m, o);
+        } catch (const lc::error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    CHECK(message() == "no error");
+    yy[1000] = T(3);  // the partial chunk
+    CHECK(message().find("target at index 1000 is 3,") != std::string::npos);
+    ww[999] = T(-1);
+    CHECK(message().find("weight at index 999 is -1,") != std::string::npos);
+    pp[999] = T(2);  // the same index: the probability comes first
+    CHECK(message().find("probability at index 999 is 2,") != std::string::npos);
+    yy[997] = std::numeric_limits<T>::quiet_NaN();  // earlier in the chunk of 999 (float: 996 .. 999)
+    CHECK(message().find("target at index 997 is nan,") != std::string::npos);
+    ww[4] = std::numeric_limits<T>::infinity();  // and an early chunk before all of them
+    CHECK(message().find("weight at index 4 is inf,") != std::string::npos);
+    CHECK(emu::stats().live_allocations == 0);
+}
+
+TEST_CASE("cuda (emulated): check_inputs on aligned and unaligned arrays, float and double") {
+    for (const std::size_t offset : {std::size_t(0), std::size_t(1)}) {
+        check_chunk_paths<float>(offset);
+        check_chunk_paths<double>(offset);
+    }
+}
+
 TEST_CASE("cuda (emulated): bad arguments and a failed allocation are errors, nothing leaks") {
     std::vector<float> x(12, 0.f), y(12, 1.f), g(12);
     lc::options<float> o;

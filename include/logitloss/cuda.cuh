@@ -383,10 +383,17 @@ __global__ void __launch_bounds__(block_threads)
 // pos_weight[c]; first[1]: 4 i + k for the smallest element i with a bad
 // value, k = 0 probability, 1 target, 2 weight (the first failing check at
 // i, in the CPU kernels' order). ULLONG_MAX: none. Both start at ULLONG_MAX.
+// Elements are read in the loss kernels' 16-byte chunks (one vector load
+// per array where every array is aligned), so that enough bytes are in
+// flight to read at the memory's speed; a thread scans each chunk in index
+// order and stops at its first bad element, which is the smallest of its
+// later chunks too.
 template <class T>
 __global__ void __launch_bounds__(block_threads)
     find_invalid_kernel(const T* p, const T* y, const T* w, std::size_t n, const T* pw, std::size_t classes,
-                        unsigned long long* first) {
+                        bool vector, unsigned long long* first) {
+    using P = pack<T>;
+    constexpr unsigned V = P::size;
     const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
     const std::size_t start = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
     for (std::size_t c = start; c < classes; c += stride) {
@@ -395,16 +402,38 @@ __global__ void __launch_bounds__(block_threads)
             break;  // this thread's later classes are larger
         }
     }
-    for (std::size_t i = start; i < n; i += stride) {
-        unsigned kind = 3;
-        if (p != nullptr && !::logitloss::detail::valid_unit(p[i]))
-            kind = 0;
-        else if (!::logitloss::detail::valid_unit(y[i]))
-            kind = 1;
-        else if (w != nullptr && !::logitloss::detail::valid_weight(w[i]))
-            kind = 2;
-        if (kind != 3) {
-            atomicMin(first + 1, static_cast<unsigned long long>(i) * 4u + kind);
+    const std::size_t chunks = chunks_of<T>(n);
+    for (std::size_t k = start; k < chunks; k += stride) {
+        const std::size_t i0 = k * V;
+        const unsigned m = n - i0 < V ? static_cast<unsigned>(n - i0) : V;
+        P pv{}, yv{}, wv{};
+        if (vector && m == V) {
+            if (p != nullptr) pv = *reinterpret_cast<const P*>(p + i0);
+            yv = *reinterpret_cast<const P*>(y + i0);
+            if (w != nullptr) wv = *reinterpret_cast<const P*>(w + i0);
+        } else {
+            for (unsigned j = 0; j < m; ++j) {
+                if (p != nullptr) pv.v[j] = p[i0 + j];
+                yv.v[j] = y[i0 + j];
+                if (w != nullptr) wv.v[j] = w[i0 + j];
+            }
+        }
+        unsigned long long found = ~0ull;
+        for (unsigned j = 0; j < m; ++j) {
+            unsigned kind = 3;
+            if (p != nullptr && !::logitloss::detail::valid_unit(pv.v[j]))
+                kind = 0;
+            else if (!::logitloss::detail::valid_unit(yv.v[j]))
+                kind = 1;
+            else if (w != nullptr && !::logitloss::detail::valid_weight(wv.v[j]))
+                kind = 2;
+            if (kind != 3) {
+                found = static_cast<unsigned long long>(i0 + j) * 4u + kind;
+                break;
+            }
+        }
+        if (found != ~0ull) {
+            atomicMin(first + 1, found);
             break;
         }
     }
@@ -621,9 +650,10 @@ void find_invalid(input_kind kind, const T* x, const T* y, std::size_t n, const 
     impl::check_cuda(fn, "cudaMemsetAsync", cudaMemsetAsync(first, 0xff, 2 * sizeof(unsigned long long), stream));
     const std::size_t most = n > opt.pos_weight_size ? n : opt.pos_weight_size;
     if (most == 0) return;
-    impl::launch(impl::find_invalid_kernel<T>, impl::grid_size<T>(most), stream,
-                 kind == input_kind::probabilities ? x : nullptr, y, opt.weight, n, opt.pos_weight, opt.pos_weight_size,
-                 first);
+    const T* p = kind == input_kind::probabilities ? x : nullptr;
+    const bool vector = impl::aligned16(p) && impl::aligned16(y) && impl::aligned16(opt.weight);
+    impl::launch(impl::find_invalid_kernel<T>, impl::grid_size<T>(most), stream, p, y, opt.weight, n, opt.pos_weight,
+                 opt.pos_weight_size, vector, first);
     impl::check_cuda(fn, "kernel launch", cudaGetLastError());
 }
 
