@@ -510,7 +510,8 @@ int run_kernels(const settings& s) {
         const double og = gbs(12, r.n, r.ours_ms), cg = gbs(12, r.n, r.checked_ms), tg = gbs(12, r.n, r.torch_ms),
                      pg = gbs(8, r.n, r.copy_ms), kg = gbs(12, r.n, r.kernel_ms);
         const bool cached = l2 > 0 && 12 * static_cast<std::uint64_t>(r.n) <= l2;
-        md << "| " << r.n << (cached ? " (L2)" : "") << " | " << general(r.ours_ms, 4) << " | " << fixed(og, 1) << " | " << fixed(cg, 1) << " | "
+        md << "| " << r.n << (cached ? " (L2)" : "") << " | " << general(r.ours_ms, 4) << " | " << fixed(og, 1)
+           << " | " << fixed(cg, 1) << " | "
            << general(r.kernel_ms, 4) << " | " << fixed(kg, 1) << " | " << general(r.torch_ms, 4) << " | " << fixed(tg, 1) << " | "
            << general(r.copy_ms, 4) << " | " << fixed(pg, 1) << " | " << fixed(100 * og / pg, 0) << "% | "
            << fixed(100 * kg / pg, 0) << "% | " << fixed(r.torch_ms / r.ours_ms, 2) << "x | "
