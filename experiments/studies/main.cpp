@@ -207,8 +207,8 @@ const std::vector<option_def>& options() {
         {"--tolerance", "T", "relative tolerance of --compare (default 1e-3, see README.md)", compare,
          [](st::settings& s, const std::string& v) { s.tolerance = parse_number("--tolerance", v, 0, false); }},
         {"--init", "raschka|proper|torch",
-         "the initialisation (fixes: default proper; layers: default raschka; lockstep, train: only this one instead of both "
-         "raschka and proper)",
+         "the initialisation (fixes: default proper; layers: default raschka; lockstep, train: only this one "
+         "instead of both raschka and proper)",
          init_choice,
          [](st::settings& s, const std::string& v) {
              if (v != "raschka" && v != "proper" && v != "torch")
