@@ -134,6 +134,18 @@ __host__ __device__ constexpr std::size_t chunks_of(std::size_t n) noexcept {
     return (n + pack<T>::size - 1) / pack<T>::size;
 }
 
+// The m elements of a from a[i0] (a null: zeros), as one 16-byte vector
+// load where `whole` (a full chunk, every array of the kernel aligned),
+// else element by element: the same values either way.
+template <class T>
+__device__ LOGITLOSS_INLINE pack<T> load_chunk(const T* a, std::size_t i0, unsigned m, bool whole) {
+    pack<T> r{};
+    if (a == nullptr) return r;
+    if (whole) return *reinterpret_cast<const pack<T>*>(a + i0);
+    for (unsigned j = 0; j < m; ++j) r.v[j] = a[i0 + j];
+    return r;
+}
+
 template <class T>
 inline unsigned grid_size(std::size_t n) noexcept {
     const std::size_t blocks = (chunks_of<T>(n) + block_threads - 1) / block_threads;
@@ -267,19 +279,10 @@ __global__ void __launch_bounds__(block_threads) loss_kernel(const loss_params<T
         const std::size_t i0 = k * V;
         const unsigned m = p.n - i0 < V ? static_cast<unsigned>(p.n - i0) : V;
         const bool whole = p.vector && m == V;
-        P x{}, y{}, w{}, pw{}, loss{};
+        const P x = load_chunk(p.x, i0, m, whole), y = load_chunk(p.y, i0, m, whole),
+                w = load_chunk(p.weight, i0, m, whole);
+        P pw{}, loss{};
         [[maybe_unused]] P grad{};
-        if (whole) {
-            x = *reinterpret_cast<const P*>(p.x + i0);
-            y = *reinterpret_cast<const P*>(p.y + i0);
-            if (p.weight != nullptr) w = *reinterpret_cast<const P*>(p.weight + i0);
-        } else {
-            for (unsigned j = 0; j < m; ++j) {
-                x.v[j] = p.x[i0 + j];
-                y.v[j] = p.y[i0 + j];
-                if (p.weight != nullptr) w.v[j] = p.weight[i0 + j];
-            }
-        }
         if (p.classes > 1) {
             // One modulo per chunk, then a wrapping class index.
             std::size_t cls = i0 % p.classes;
@@ -406,18 +409,8 @@ __global__ void __launch_bounds__(block_threads)
     for (std::size_t k = start; k < chunks; k += stride) {
         const std::size_t i0 = k * V;
         const unsigned m = n - i0 < V ? static_cast<unsigned>(n - i0) : V;
-        P pv{}, yv{}, wv{};
-        if (vector && m == V) {
-            if (p != nullptr) pv = *reinterpret_cast<const P*>(p + i0);
-            yv = *reinterpret_cast<const P*>(y + i0);
-            if (w != nullptr) wv = *reinterpret_cast<const P*>(w + i0);
-        } else {
-            for (unsigned j = 0; j < m; ++j) {
-                if (p != nullptr) pv.v[j] = p[i0 + j];
-                yv.v[j] = y[i0 + j];
-                if (w != nullptr) wv.v[j] = w[i0 + j];
-            }
-        }
+        const bool whole = vector && m == V;
+        const P pv = load_chunk(p, i0, m, whole), yv = load_chunk(y, i0, m, whole), wv = load_chunk(w, i0, m, whole);
         unsigned long long found = ~0ull;
         for (unsigned j = 0; j < m; ++j) {
             unsigned kind = 3;
