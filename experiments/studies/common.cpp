@@ -8,6 +8,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -53,21 +54,6 @@ void synchronize(const torch::Device& device) {
     if (device.is_cuda()) torch::cuda::synchronize();
 }
 
-std::uint64_t cuda_l2_bytes(const torch::Device& device) {
-#if defined(LOGITLOSS_STUDIES_CUDA)
-    cudaDeviceProp props{};
-    if (!device.is_cuda()) return 0;
-    if (cudaGetDeviceProperties(&props, 0) != cudaSuccess) {
-        static_cast<void>(cudaGetLastError());  // unknown; not left for a later launch to report
-        return 0;
-    }
-    if (props.l2CacheSize > 0) return static_cast<std::uint64_t>(props.l2CacheSize);
-#else
-    static_cast<void>(device);
-#endif
-    return 0;
-}
-
 namespace {
 
 std::string cpu_model() {
@@ -86,16 +72,39 @@ std::string cpu_model() {
     return "unknown CPU";
 }
 
+#if defined(LOGITLOSS_STUDIES_CUDA)
+// CUDA device 0's properties, read once (every report asks); null where
+// they cannot be read (the error is cleared, not left for a later launch).
+const cudaDeviceProp* device0_properties() {
+    static const std::optional<cudaDeviceProp> props = []() -> std::optional<cudaDeviceProp> {
+        cudaDeviceProp p{};
+        if (cudaGetDeviceProperties(&p, 0) == cudaSuccess) return p;
+        static_cast<void>(cudaGetLastError());
+        return std::nullopt;
+    }();
+    return props ? &*props : nullptr;
+}
+#endif
+
 }  // namespace
+
+std::uint64_t cuda_l2_bytes(const torch::Device& device) {
+#if defined(LOGITLOSS_STUDIES_CUDA)
+    const cudaDeviceProp* props = device.is_cuda() ? device0_properties() : nullptr;
+    if (props != nullptr && props->l2CacheSize > 0) return static_cast<std::uint64_t>(props->l2CacheSize);
+#else
+    static_cast<void>(device);
+#endif
+    return 0;
+}
 
 std::string describe_device(const settings& s) {
     std::string libtorch = std::string("LibTorch ") + TORCH_VERSION;
     if (s.device == "cuda" && torch::cuda::is_available()) {
         std::string gpu = "CUDA device 0";
 #if defined(LOGITLOSS_STUDIES_CUDA)
-        cudaDeviceProp props{};
-        if (cudaGetDeviceProperties(&props, 0) == cudaSuccess)
-            gpu = std::string(props.name) + ", " + fixed(static_cast<double>(props.totalGlobalMem) / (1u << 30), 0) +
+        if (const cudaDeviceProp* props = device0_properties())
+            gpu = std::string(props->name) + ", " + fixed(static_cast<double>(props->totalGlobalMem) / (1u << 30), 0) +
                   " GiB";
 #endif
         return "cuda: " + gpu + "; " + libtorch + "; TF32 convolutions " + (s.tf32 ? "on" : "off") +
