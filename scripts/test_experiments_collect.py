@@ -142,6 +142,21 @@ class Collect(unittest.TestCase):
                         max_grad_diff_times_n=0)])
         self.broken(5)
 
+    def test_kernel_fastest_size(self):
+        # A faster kernel at a smaller N (from the L2 cache) is named next to
+        # the 64M figure; the target is still judged at 64M.
+        row = dict(n=64 << 20, ours_ms=0.3, ours_gbs=2700, ours_checked_ms=0.31, ours_checked_gbs=2600,
+                   torch_ms=2.0, torch_gbs=400, copy_ms=0.27, copy_gbs=2970, loss_rel_diff=0,
+                   max_grad_diff_times_n=0, kernel_ms=0.28, kernel_gbs=2800)
+        write_csv(os.path.join(self.d, "kernels.csv"), KERNEL_COLS,
+                  [dict(row, n=4 << 20, kernel_gbs=5600), row])
+        out = os.path.join(self.d, "out")
+        subprocess.run([sys.executable, os.path.join(HERE, "experiments_collect.py"), self.d, out], check=True,
+                       capture_output=True)
+        with open(os.path.join(out, "targets.md")) as f:
+            self.assertIn("its fastest N is 4M at 5600 GB/s, 2.00x its rate at 64M", f.read())
+        self.assertTrue(verdicts(self.d)[5])
+
     def test_ours_costs_more(self):
         write_csv(os.path.join(self.d, "compare", "lockstep.csv"), LOCK_COLS,
                   lock_rows("native", "sigmoid_bce", [0, 0, 0], [1, 1, 1], seconds=0.100)
