@@ -208,7 +208,9 @@ def check_kernels(src, t):
     if alone and timed:
         best = max(timed, key=lambda r: float(r["kernel_gbs"]))
         if int(best["n"]) != N_KERNELS:
-            alone += (f" (its fastest N is {int(best['n']) >> 20}M at {float(best['kernel_gbs']):.0f} GB/s, "
+            n = int(best["n"])
+            size = f"{n >> 20}M" if n % (1 << 20) == 0 else f"{n >> 10}K" if n % (1 << 10) == 0 else str(n)
+            alone += (f" (its fastest N is {size} at {float(best['kernel_gbs']):.0f} GB/s, "
                       f"{float(best['kernel_gbs']) / float(kernel):.2f}x its rate at 64M)")
     t.add(target, f"ours {ours:.0f} GB/s = {100 * ours / copy:.1f}% of the copy's {copy:.0f} GB/s{alone}; torch "
                   f"{torch:.0f} GB/s, ours {speedup:.2f}x faster", ours >= 0.8 * copy and speedup >= 5.0)

@@ -23,20 +23,20 @@
 // Reduction and determinism. Each thread adds its elements' losses (in
 // double) into a two-sum pair (plain sum + running sum of its exact rounding
 // errors, as the CPU accumulator does). For float a chunk's four losses are
-// first added in plain double and their sum goes into the pair, which
-// spares 4.5 of the 7 double operations a two-sum step costs per element:
-// the three roundings (each within 2^-53 of a partial sum) can move a float
-// result only where the exact sum lies that close to a rounding boundary.
-// Each block merges its threads' pairs by warp shuffles and shared memory
-// in a fixed tree and writes one partial to a buffer; a second one-block
-// kernel merges the partials in a fixed order and rounds once. No atomics
-// are involved, and the grid size is a function of n only (not of the
-// device), so a sum or mean has the same bits on every run, stream and GPU
-// for the same compiled code. Whether a*b+c inside the
-// formulas is contracted to fma is the compiler's choice (nvcc contracts by
-// default, --fmad=false turns it off), as it is on the CPU; either way the
-// results meet the formulas' bounds, and the accumulated value is correctly
-// rounded in practice, so it agrees with the CPU kernels' sum.
+// first added in plain double and their sum goes into the pair, which spares
+// 4.5 of the 7 double operations a two-sum step costs per element: the three
+// roundings (each within 2^-53 of a partial sum) can move a float result only
+// where the exact sum lies that close to a rounding boundary. Each block
+// merges its threads' pairs by warp shuffles and shared memory in a fixed
+// tree and writes one partial to a buffer; a second one-block kernel merges
+// the partials in a fixed order and rounds once. No atomics are involved, and
+// the grid size is a function of n only (not of the device), so a sum or mean
+// has the same bits on every run, stream and GPU for the same compiled code.
+// Whether a*b+c inside the formulas is contracted to fma is the compiler's
+// choice (nvcc contracts by default, --fmad=false turns it off), as it is on
+// the CPU; either way the results meet the formulas' bounds, and the
+// accumulated value is correctly rounded in practice, so it agrees with the
+// CPU kernels' sum.
 //
 // Validation. The loss kernels check their arguments (null pointers, a
 // pos_weight size that does not divide n, a missing output) on the host, and
