@@ -23,6 +23,8 @@
 #include <logitloss/logitloss.hpp>
 
 #include "peers.hpp"
+#include "scalar_baseline.hpp"
+#include "scalar_loops.hpp"
 
 #if LOGITLOSS_BENCH_TORCH
 #include <torch/torch.h>
@@ -145,23 +147,6 @@ T ll_fb_threads(const T* x, const T* y, std::size_t n, T* g) {
     o.threads = 0;
     return ll::dispatch::bce_with_logits_forward_backward(x, y, n, g, o);
 }
-// The scalar instantiation of the same formulas, summed in double.
-template <class T>
-T ll_scalar_fb(const T* x, const T* y, std::size_t n, T* g) {
-    double acc = 0;
-    const T inv_n = T(1) / static_cast<T>(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto vg = ll::bce_with_logits_value_and_grad(x[i], y[i]);
-        acc += static_cast<double>(vg.value);
-        g[i] = vg.grad * inv_n;
-    }
-    return static_cast<T>(acc / static_cast<double>(n));
-}
-template <class T>
-void ll_scalar_sigmoid(const T* x, std::size_t n, T* out) {
-    for (std::size_t i = 0; i < n; ++i) out[i] = ll::sigmoid(x[i]);
-}
-
 #if LOGITLOSS_BENCH_TORCH
 // LibTorch's intra-op thread count for the scope of one benchmark.
 class torch_threads {
@@ -227,12 +212,12 @@ void bench_torch_sigmoid(benchmark::State& state, int threads) {
 }
 #endif
 
-// The peers written here must compute what logitloss computes, or the
-// benchmark compares different things: on one dataset, each loss within a
-// relative tolerance of logitloss's, each gradient element within a few ulp
-// of 1/n, each sigmoid within a few ulp of 1 (float sums and exp/log1p of
-// 1 to 3 ulp allow for no less). Returns the number of disagreements,
-// each printed.
+// The peers written here, and the baseline-target scalar rows, must compute
+// what logitloss computes, or the benchmark compares different things: on
+// one dataset, each loss within a relative tolerance of logitloss's, each
+// gradient element within a few ulp of 1/n, each sigmoid within a few ulp of
+// 1 (float sums and exp/log1p of 1 to 3 ulp allow for no less). Returns the
+// number of disagreements, each printed.
 template <class T>
 int check_peers(const char* type) {
     constexpr std::size_t n = 4096;
@@ -263,6 +248,7 @@ int check_peers(const char* type) {
     };
     fb("naive", peers::naive_fb<T>);
     fb("eigen", peers::eigen_fb<T>);
+    fb("logitloss_scalar_baseline", bench_baseline::scalar_fb<T>);
 #ifdef LOGITLOSS_BENCH_HAVE_SLEEF
     fb("sleef", [](const T* x, const T* y, std::size_t m, T* g) { return peers::sleef_fb(x, y, m, g); });
 #endif
@@ -277,6 +263,8 @@ int check_peers(const char* type) {
     elements("sigmoid/naive", want_s, unit_tol);
     peers::eigen_sigmoid<T>(d.x.data(), n, got.data());
     elements("sigmoid/eigen", want_s, unit_tol);
+    bench_baseline::scalar_sigmoid<T>(d.x.data(), n, got.data());
+    elements("sigmoid/logitloss_scalar_baseline", want_s, unit_tol);
     return bad;
 }
 
@@ -292,7 +280,8 @@ void register_type(const std::string& type, const std::vector<std::int64_t>& siz
     reg("fb/logitloss_native", [](benchmark::State& s) { bench_fb<T>(s, ll_native_fb<T>); });
     reg("fb/logitloss_" + std::to_string(std::max(1u, std::thread::hardware_concurrency())) + "threads",
         [](benchmark::State& s) { bench_fb<T>(s, ll_fb_threads<T>); });
-    reg("fb/logitloss_scalar", [](benchmark::State& s) { bench_fb<T>(s, ll_scalar_fb<T>); });
+    reg("fb/logitloss_scalar", [](benchmark::State& s) { bench_fb<T>(s, scalar_loops::fb<T>); });
+    reg("fb/logitloss_scalar_baseline", [](benchmark::State& s) { bench_fb<T>(s, bench_baseline::scalar_fb<T>); });
     reg("fb/naive", [](benchmark::State& s) { bench_fb<T>(s, peers::naive_fb<T>); });
     reg("fb/eigen", [](benchmark::State& s) { bench_fb<T>(s, peers::eigen_fb<T>); });
 #ifdef LOGITLOSS_BENCH_HAVE_SLEEF
@@ -311,7 +300,9 @@ void register_type(const std::string& type, const std::vector<std::int64_t>& siz
     reg("forward/floor", [](benchmark::State& s) { bench_forward<T>(s, peers::floor_forward<T>); });
     reg("sigmoid/logitloss", [](benchmark::State& s) { bench_sigmoid<T>(s, ll_sigmoid<T>); });
     reg("sigmoid/logitloss_native", [](benchmark::State& s) { bench_sigmoid<T>(s, ll_native_sigmoid<T>); });
-    reg("sigmoid/logitloss_scalar", [](benchmark::State& s) { bench_sigmoid<T>(s, ll_scalar_sigmoid<T>); });
+    reg("sigmoid/logitloss_scalar", [](benchmark::State& s) { bench_sigmoid<T>(s, scalar_loops::sigmoid<T>); });
+    reg("sigmoid/logitloss_scalar_baseline",
+        [](benchmark::State& s) { bench_sigmoid<T>(s, bench_baseline::scalar_sigmoid<T>); });
     reg("sigmoid/naive", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::naive_sigmoid<T>); });
     reg("sigmoid/eigen", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::eigen_sigmoid<T>); });
     reg("sigmoid/floor", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::floor_sigmoid<T>); });
