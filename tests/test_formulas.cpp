@@ -140,6 +140,36 @@ TEST_CASE("every SIMD architecture of this build: float64 agrees with scalar") {
     });
 }
 
+// The scalar fma is one rounding of a*b+c in every build; on x86-64 built
+// without -mfma it is the FMA instruction when the CPU has one (ops.hpp),
+// so there its operand order is what this checks against libm's fma.
+TEST_CASE_TEMPLATE("ops fma: a*b+c rounded once, bitwise libm's fma", T, float, double) {
+    using O = ll::detail::ops<T>;
+#if LOGITLOSS_DETAIL_RUNTIME_FMA
+    const bool instruction = __builtin_cpu_supports("fma");
+    MESSAGE(std::string(instruction ? "scalar fma: the FMA instruction, chosen at run time"
+                                    : "scalar fma: libm's (this CPU has no FMA)"));
+#endif
+    // Fused: (1 + u)(1 - u) - 1 = -u^2 exactly, where the product rounded
+    // first is 1 and gives 0 (u^2 is below half an ulp of 1).
+    const T u = std::ldexp(T(1), sizeof(T) == 4 ? -13 : -27);
+    CHECK(O::fma(T(1) + u, T(1) - u, T(-1)) == -u * u);
+    CHECK(O::fma(T(1) - u, T(1) + u, T(-1)) == -u * u);
+    CHECK(O::fma(T(2), T(3), T(-1)) == T(5));  // a*b + c, not a + b*c (7) nor a*c + b (1)
+    std::mt19937_64 rng(20261203);
+    std::size_t differ = 0;
+    const auto same = [](T x, T y) { return (std::isnan(x) && std::isnan(y)) || support::to_bits(x) == support::to_bits(y); };
+    for (int i = 0; i < 1000000; ++i) {
+        // Random bit patterns (every class: zeros, subnormals, infinities,
+        // NaN), and operands whose product and addend nearly cancel.
+        const auto bits = [&] { return support::from_bits<T>(static_cast<support::bits_t<T>>(rng())); };
+        const T a = bits(), b = bits();
+        const T c = (i & 1) ? bits() : -(a * b) * (T(1) + std::ldexp(T(static_cast<int>(rng() % 64)) - T(32), sizeof(T) == 4 ? -24 : -53));
+        differ += !same(O::fma(a, b, c), std::fma(a, b, c));
+    }
+    CHECK(differ == 0);
+}
+
 TEST_CASE_TEMPLATE("ops pow2 and scale_pow2: 2^k exactly for every k of the normal range, on every arch", T, float,
                    double) {
     using L = std::numeric_limits<T>;
