@@ -1,8 +1,8 @@
 // The scalar formulas as a program built without -march calls them:
 // scalar_baseline.cpp compiles scalar_loops.hpp with the benchmark's
 // optimisation level (LOGITLOSS_BENCH_BASELINE_FLAGS) for the compiler's
-// baseline target. On x86-64 that target has no FMA instruction, so each
-// std::fma of the formulas' exact steps becomes a call into libm.
+// baseline target. On x86-64 that target has no FMA instruction: the
+// scalar fma chooses the instruction or libm's fma at run time (ops.hpp).
 #pragma once
 
 #include <cstddef>

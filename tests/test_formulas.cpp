@@ -155,7 +155,7 @@ TEST_CASE_TEMPLATE("ops fma: a*b+c rounded once, bitwise libm's fma", T, float, 
     const T u = std::ldexp(T(1), sizeof(T) == 4 ? -13 : -27);
     CHECK(O::fma(T(1) + u, T(1) - u, T(-1)) == -u * u);
     CHECK(O::fma(T(1) - u, T(1) + u, T(-1)) == -u * u);
-    CHECK(O::fma(T(2), T(3), T(-1)) == T(5));  // a*b + c, not a + b*c (7) nor a*c + b (1)
+    CHECK(O::fma(T(2), T(3), T(-1)) == T(5));  // a*b + c, not a + b*c (-1) nor a*c + b (1)
     std::mt19937_64 rng(20261203);
     std::size_t differ = 0;
     const auto same = [](T x, T y) { return (std::isnan(x) && std::isnan(y)) || support::to_bits(x) == support::to_bits(y); };
