@@ -5,11 +5,13 @@
 // and mean must be the reference's bits (see reference()) on every path:
 // vector and scalar loads, weight, pos_weight of one value or of C classes,
 // a grid capped at max_blocks; the value checks must name the first bad
-// element as the CPU kernels do; bad arguments and a failed allocation are
+// element as the CPU kernels do; scale must multiply every element, and
+// touch none for a factor of 1; bad arguments and a failed allocation are
 // errors that leak nothing. Built for baseline x86-64 without contraction of
 // a*b+c, as the unit tests.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -487,6 +489,51 @@ TEST_CASE_TEMPLATE("cuda (emulated): sigmoid and sigmoid_backward", T, float, do
     CHECK(x[0] == T(0.5));
     CHECK(x[2] > T(0));
     CHECK(x[2] < T(2.1e-9));
+}
+
+TEST_CASE_TEMPLATE("cuda (emulated): scale multiplies by a device scalar and skips a factor of 1", T, float, double) {
+    const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+    for (std::size_t n : {1u, 4u, 7u, 1000u, 70001u}) {
+        for (std::size_t offset : {0u, 1u}) {
+            const inputs<T> in(n, offset, false, 3 * n + offset);
+            for (const T f : {T(0.5), T(-3), T(1e-30), T(0), inf, nan, T(1)}) {
+                CAPTURE(n);
+                CAPTURE(offset);
+                CAPTURE(f);
+                buffer<T> data(n, offset);
+                std::copy(in.x.data, in.x.data + n, data.data);
+                const std::vector<T> factor(1, f);
+                lc::scale(data.data, n, factor.data());
+                long bad = -1;
+                for (std::size_t i = 0; i < n && bad < 0; ++i)
+                    if (!same_bits(data.data[i], in.x.data[i] * f)) bad = static_cast<long>(i);
+                CHECK(bad == -1);
+                // Nothing past the end is written.
+                CHECK(same_bits(data.storage.back(), T(0)));
+            }
+        }
+    }
+    // A factor of 1 touches no element: a signaling NaN, which any
+    // multiplication would make quiet, keeps its bits; a factor of 2 does
+    // multiply it (the check can tell the two apart).
+    const T signaling = std::numeric_limits<T>::signaling_NaN();
+    std::vector<T> data(37, signaling);
+    const std::vector<T> one(1, T(1)), two(1, T(2));
+    lc::scale(data.data(), data.size(), one.data());
+    for (const T v : data) CHECK(support::to_bits(v) == support::to_bits(signaling));
+    lc::scale(data.data(), data.size(), two.data());
+    CHECK(std::isnan(data[0]));
+    CHECK(support::to_bits(data[0]) != support::to_bits(signaling));
+    // n = 0 launches nothing; null pointers with n > 0 are errors.
+    const long before = emu::stats().launches;
+    lc::scale(static_cast<T*>(nullptr), 0, static_cast<const T*>(nullptr));
+    CHECK(emu::stats().launches == before);
+    CHECK_THROWS_WITH_AS(lc::scale(data.data(), 3, static_cast<const T*>(nullptr)),
+                         doctest::Contains("data or factor pointer is null"), lc::error);
+    CHECK_THROWS_AS(lc::scale(static_cast<T*>(nullptr), 3, one.data()), lc::error);
+    emu::stats().fail_next_launch = true;
+    CHECK_THROWS_WITH_AS(lc::scale(data.data(), 3, one.data()),
+                         doctest::Contains("logitloss::cuda::scale: kernel launch failed"), lc::error);
 }
 
 TEST_CASE("cuda (emulated): check_inputs names the first bad value, as the CPU kernels") {

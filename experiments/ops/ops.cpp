@@ -327,47 +327,64 @@ void check_not_double_backward(const char* fn) {
                 ": double backward (create_graph = true) is not supported; backward is not differentiable");
 }
 
-// Whether backward may return the saved gradient itself for this
-// grad_output: a 0-dim 1, the value loss.backward() and autograd::grad on the
-// loss itself pass, in a backward that does not retain the graph (the
-// saved gradient is released after it, so whatever autograd hands it on to
-// (.grad, through views too, or autograd::grad's caller) is its only user;
-// with a retained graph the next backward still needs it unchanged). On the
-// CPU the value is read directly. On CUDA reading it waits for the stream
-// (a copy to the host and a synchronization, ~10-20 us, and the host stops
-// running ahead of the GPU), which costs more than the pass it saves (8
-// bytes per element) below cuda_one_test_from elements, and is not allowed
-// while the stream is captured into a CUDA graph: then it is not read.
-constexpr std::int64_t cuda_one_test_from = std::int64_t(1) << 23;
+// Whether backward may hand out the saved gradient itself, scaled in place
+// by grad_output: a 0-dim grad_output of the saved gradient's dtype and
+// device (the loss was reduced; loss.backward() passes 1) in a backward that
+// does not retain the graph. The saved gradient is released after such a
+// backward, so whatever autograd hands it on to (.grad, through views too,
+// or autograd::grad's caller) is its only user; with a retained graph the
+// next backward still needs it unchanged.
+bool may_reuse_saved(const Tensor& grad_output, const Tensor& saved) {
+    return grad_output.dim() == 0 && grad_output.scalar_type() == saved.scalar_type() &&
+           grad_output.device() == saved.device() && !torch::autograd::get_current_graph_task_keep_graph();
+}
 
-bool may_return_saved(const char* fn, const Tensor& grad_output, std::int64_t n) {
-    if (grad_output.dim() != 0 || torch::autograd::get_current_graph_task_keep_graph()) return false;
-    if (!grad_output.is_cpu()) {
+// saved *= grad_output (0-dim), where a grad_output of 1 leaves every
+// element as it is (x * 1 == x, bit for bit) and so is not applied: on the
+// CPU its value is read; on CUDA a kernel reads it on the device and returns
+// at once when it is 1, so that the host waits for nothing (reading it on
+// the host would be a copy and a synchronization, which also a capture into
+// a CUDA graph does not allow).
+void scale_in_place(const char* fn, Tensor& saved, const Tensor& grad_output) {
 #if defined(LOGITLOSS_TORCH_OPS_CUDA)
-        if (n < cuda_one_test_from || !grad_output.is_cuda() || capturing(fn)) return false;
-#else
-        static_cast<void>(fn);
-        static_cast<void>(n);
-        return false;
-#endif
+    if (saved.is_cuda()) {
+        const c10::cuda::CUDAGuard guard(saved.device());
+        const auto n = static_cast<std::size_t>(saved.numel());
+        try {
+            if (saved.scalar_type() == at::kDouble)
+                cuda_impl::scale(saved.data_ptr<double>(), n, grad_output.data_ptr<double>(), current_stream());
+            else
+                cuda_impl::scale(saved.data_ptr<float>(), n, grad_output.data_ptr<float>(), current_stream());
+        } catch (const std::exception& e) {
+            TORCH_CHECK(false, fn, ": ", e.what());
+        }
+        return;
     }
-    return grad_output.item<double>() == 1.0;
+#else
+    static_cast<void>(fn);
+#endif
+    if (grad_output.item<double>() != 1.0) saved.mul_(grad_output);
 }
 
 // The saved gradient times grad_output: elementwise for reduction none
-// (grad_output has the input's shape), by the 0-dim grad_output otherwise,
-// or the saved gradient itself where may_return_saved says so (x * 1 == x,
-// bit for bit, flush-to-zero aside), so that backward does not read and
-// write every element once more.
+// (grad_output has the input's shape), and by the 0-dim grad_output
+// otherwise, in place where may_reuse_saved allows it, so that backward
+// allocates nothing and, for a grad_output of 1, does not read and write
+// every element once more.
 torch::autograd::variable_list loss_backward(const char* fn, torch::autograd::AutogradContext* ctx,
                                              const torch::autograd::variable_list& grad_outputs,
                                              std::size_t forward_arguments) {
     check_not_double_backward(fn);
-    const auto saved = ctx->get_saved_variables();
+    auto saved = ctx->get_saved_variables();
     TORCH_CHECK(saved.size() == 1 && saved[0].defined(), fn, ": backward without a saved gradient");
     torch::autograd::variable_list grads(forward_arguments);
     const Tensor& g = grad_outputs.at(0);
-    grads[0] = may_return_saved(fn, g, saved[0].numel()) ? saved[0] : saved[0] * g;
+    if (may_reuse_saved(g, saved[0])) {
+        scale_in_place(fn, saved[0], g);
+        grads[0] = saved[0];
+    } else {
+        grads[0] = saved[0] * g;
+    }
     return grads;
 }
 

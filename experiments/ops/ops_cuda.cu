@@ -60,6 +60,11 @@ void sigmoid_backward(const double* x, const double* grad_out, std::size_t n, do
     lc::sigmoid_backward(x, grad_out, n, grad_in, stream);
 }
 
+void scale(float* data, std::size_t n, const float* factor, CUstream_st* stream) { lc::scale(data, n, factor, stream); }
+void scale(double* data, std::size_t n, const double* factor, CUstream_st* stream) {
+    lc::scale(data, n, factor, stream);
+}
+
 }  // namespace cuda_impl
 }  // namespace torch_ops
 }  // namespace logitloss

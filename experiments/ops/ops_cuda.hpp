@@ -47,6 +47,10 @@ void sigmoid(const float* x, std::size_t n, float* out, CUstream_st* stream);
 void sigmoid(const double* x, std::size_t n, double* out, CUstream_st* stream);
 void sigmoid_backward(const float* x, const float* grad_out, std::size_t n, float* grad_in, CUstream_st* stream);
 void sigmoid_backward(const double* x, const double* grad_out, std::size_t n, double* grad_in, CUstream_st* stream);
+// data[i] *= *factor, factor one element of device memory, read there: no
+// element is read or written where it is 1, and nothing waits for the host.
+void scale(float* data, std::size_t n, const float* factor, CUstream_st* stream);
+void scale(double* data, std::size_t n, const double* factor, CUstream_st* stream);
 
 }  // namespace cuda_impl
 }  // namespace torch_ops

@@ -503,20 +503,22 @@ Tensor saved_gradient(const Tensor& loss) {
     return node->ctx_.get_saved_variables().at(0);
 }
 
-TEST_CASE("backward: a grad_output of 1 returns the saved gradient unless the graph is retained") {
+TEST_CASE("backward: a scalar grad_output scales the saved gradient in place unless the graph is retained") {
     torch::manual_seed(6);
     const Tensor x = torch::randn({257}) * 8, y = torch::rand({257});
     for (const char* r : {"sum", "mean"}) {
         CAPTURE(std::string(r));
         const auto loss = [&](const Tensor& v) { return ops::bce_with_logits(v, y, c10::nullopt, c10::nullopt, r); };
-        // The saved gradient itself, with the bits of the scaling path (x 4
-        // and / 4 are exact here).
+        // The saved gradient itself, as it is for a grad_output of 1 and
+        // scaled in place for 4 (x 4 and / 4 are exact here).
         Tensor a = x.clone().requires_grad_(true), b = x.clone().requires_grad_(true);
-        const Tensor la = loss(a);
+        const Tensor la = loss(a), lb = loss(b);
         const void* saved = saved_gradient(la).data_ptr();
+        const void* saved_b = saved_gradient(lb).data_ptr();
         la.backward();
-        (loss(b) * 4).backward();
+        (lb * 4).backward();
         CHECK(a.grad().data_ptr() == saved);
+        CHECK(b.grad().data_ptr() == saved_b);
         CHECK(torch::equal(bits_of(a.grad()), bits_of(b.grad() / 4)));
         const Tensor once = a.grad().clone();
         // A retained graph, through a view: backward calls accumulate their
@@ -544,13 +546,18 @@ TEST_CASE("backward: a grad_output of 1 returns the saved gradient unless the gr
         const Tensor g3 = torch::autograd::grad({ld}, {d})[0];
         CHECK(torch::equal(g3, once));
         CHECK(g3.data_ptr() == saved_d);
-        // A grad_output other than 1 scales a copy.
+        // A grad_output other than 1: a scaled copy through a retained
+        // graph, the saved gradient scaled in place through the last call.
         Tensor e = x.clone().requires_grad_(true);
         const Tensor le = loss(e);
         const void* saved_e = saved_gradient(le).data_ptr();
-        const Tensor half = torch::autograd::grad({le}, {e}, {torch::full({}, 0.5f)})[0];
+        const Tensor half = torch::autograd::grad({le}, {e}, {torch::full({}, 0.5f)}, true)[0];
         CHECK(torch::equal(half, once * 0.5));
         CHECK(half.data_ptr() != saved_e);
+        const Tensor twice = torch::autograd::grad({le}, {e}, {torch::full({}, 2.f)})[0];
+        CHECK(torch::equal(twice, once * 2));
+        CHECK(twice.data_ptr() == saved_e);
+        CHECK(torch::equal(half, once * 0.5));
     }
 }
 
@@ -736,18 +743,26 @@ TEST_CASE("CUDA tensors against the CPU results (needs the CUDA build and a GPU)
     bad[12345] = 2.f;
     CHECK_ERROR(ops::bce_with_logits(xa, bad, wa), "target at index 12345 is 2");
     CHECK_ERROR(ops::bce_with_logits(xa, ya.cpu()), "target is on cpu but input is on cuda:0");
-    // From 2^23 elements a unit grad_output is read on CUDA too, and the
-    // saved gradient is returned (ops.cpp, may_return_saved), with the bits
-    // of the scaling path; below, the multiply runs.
-    for (const int64_t m : {int64_t(1) << 23, (int64_t(1) << 23) - 1}) {
+    // A scalar grad_output is applied on the device (ops.cpp,
+    // scale_in_place): the saved gradient is handed out, as it is for 1 and
+    // scaled in place for 4, with the bits of a multiplication; through a
+    // retained graph, a scaled copy.
+    for (const int64_t m : {int64_t(1) << 23, int64_t(1000)}) {
         CAPTURE(m);
         const Tensor xm = torch::randn({m}, on_gpu) * 8, ym = torch::rand({m}, on_gpu).gt(0.5).to(torch::kFloat32);
-        Tensor ua = xm.clone().requires_grad_(true), ub = xm.clone().requires_grad_(true);
-        const Tensor la = ops::bce_with_logits(ua, ym);
-        const void* saved = saved_gradient(la).data_ptr();
+        Tensor ua = xm.clone().requires_grad_(true), ub = xm.clone().requires_grad_(true),
+               uc = xm.clone().requires_grad_(true);
+        const Tensor la = ops::bce_with_logits(ua, ym), lb = ops::bce_with_logits(ub, ym),
+                     lc = ops::bce_with_logits(uc, ym);
+        const void* saved_a = saved_gradient(la).data_ptr();
+        const void* saved_b = saved_gradient(lb).data_ptr();
         la.backward();
-        (ops::bce_with_logits(ub, ym) * 4).backward();
-        CHECK((ua.grad().data_ptr() == saved) == (m == int64_t(1) << 23));
+        (lb * 4).backward();
+        (lc * 4).backward({}, true);
+        CHECK(ua.grad().data_ptr() == saved_a);
+        CHECK(ub.grad().data_ptr() == saved_b);
         CHECK(torch::equal(ua.grad(), ub.grad() / 4));
+        CHECK(torch::equal(ub.grad(), uc.grad()));
+        CHECK(torch::equal(saved_gradient(lc), ua.grad()));
     }
 }

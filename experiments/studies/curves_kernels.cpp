@@ -477,13 +477,13 @@ int run_kernels(const settings& s) {
     md << "One forward and backward of the mean binary cross-entropy with logits on N float32 logits (N(0, 16)) "
           "and 0/1 targets, the gradient taken with torch::autograd::grad: **ours** is "
           "logitloss::torch_ops::bce_with_logits (loss and gradient in one fused pass; backward scales the saved "
-          "gradient; a grad_output of 1 returns it as it is, the graph not being retained), with its value check off (`check = false`) and on "
-          "(the default: one more read of the inputs"
+          "gradient in place; a grad_output of 1 leaves it as it is, the graph not being retained), with its value "
+          "check off (`check = false`) and on (the default: one more read of the inputs"
        << (cuda ? " and a wait for its answer" : "")
        << "); **kernel** is the same fused pass without autograd (logitloss::torch_ops::bce_with_logits_and_grad, "
           "check off), so that ours − kernel is autograd's share"
-       << (cuda ? " (from 2^23 elements it includes reading grad_output back to the host, one synchronization; "
-                  "below, backward's multiply by grad_output, 8 more bytes per element)"
+       << (cuda ? " (on CUDA that includes one more launch, a kernel that reads grad_output on the device and "
+                  "returns at once when it is 1)"
                 : "")
        << "; **torch** is torch::binary_cross_entropy_with_logits and its backward. GB/s counts only the useful "
           "traffic, 12 bytes per element, so it is comparable to the copy's 8 bytes per element "

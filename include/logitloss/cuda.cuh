@@ -7,6 +7,7 @@
 //   bce_with_logits_forward_backward(logits, targets, n, grad, opt, s)    loss and gradient, one pass
 //   bce_forward / bce_forward_backward      probabilities, ATen BCELoss semantics
 //   sigmoid(x, n, out, s), sigmoid_backward(x, grad_out, n, grad_in, s)
+//   scale(grad, n, factor, s)               grad *= a device scalar, skipped when it is 1
 //   find_invalid / check_inputs             the value checks the loss kernels do not make
 //
 // Every pointer is a device pointer; every function is asynchronous on
@@ -399,6 +400,30 @@ __global__ void __launch_bounds__(block_threads)
     }
 }
 
+// data[i] *= *factor. Every thread reads the factor first and, where it is
+// exactly 1, returns before touching data: x * 1 is x, so the pass would
+// change nothing, and skipping it spares reading and writing every element.
+template <class T>
+__global__ void __launch_bounds__(block_threads)
+    scale_kernel(T* data, std::size_t n, const T* factor, bool vector) {
+    const T f = *factor;
+    if (f == T(1)) return;
+    using P = pack<T>;
+    constexpr unsigned V = P::size;
+    const std::size_t chunks = chunks_of<T>(n);
+    const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
+    for (std::size_t k = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; k < chunks; k += stride) {
+        const std::size_t i0 = k * V;
+        if (vector && i0 + V <= n) {
+            P v = *reinterpret_cast<const P*>(data + i0);
+            for (unsigned j = 0; j < V; ++j) v.v[j] = v.v[j] * f;
+            *reinterpret_cast<P*>(data + i0) = v;
+        } else {
+            for (std::size_t i = i0; i < n && i < i0 + V; ++i) data[i] = data[i] * f;
+        }
+    }
+}
+
 // The value checks. first[0]: the smallest class c with a bad
 // pos_weight[c]; first[1]: 4 i + k for the smallest element i with a bad
 // value, k = 0 probability, 1 target, 2 weight (the first failing check at
@@ -643,6 +668,22 @@ void sigmoid_backward(const T* x, const T* grad_out, std::size_t n, T* grad_in, 
     if (n > 0 && grad_out == nullptr)
         impl::fail("sigmoid_backward", "grad_out pointer is null with n > 0");
     impl::run_map<T, impl::sigmoid_backward_op>("sigmoid_backward", x, grad_out, n, grad_in, stream);
+}
+
+// data[i] *= *factor for n elements, where factor points to one value in
+// device memory. It is the chain rule's last step in a backward: the fused
+// kernels give the gradient of the loss itself, which an autograd framework
+// multiplies by the gradient that arrives from above, a scalar that lives
+// on the device. Read there, it makes the host wait for nothing (and the
+// call can be captured into a CUDA graph); where it is exactly 1, as for
+// loss.backward() on the loss itself, no element is read or written.
+template <class T>
+void scale(T* data, std::size_t n, const T* factor, cudaStream_t stream = nullptr) {
+    constexpr const char* fn = "scale";
+    if (n > 0 && (data == nullptr || factor == nullptr)) impl::fail(fn, "data or factor pointer is null with n > 0");
+    if (n == 0) return;
+    impl::launch(impl::scale_kernel<T>, impl::grid_size<T>(n), stream, data, n, factor, impl::aligned16(data));
+    impl::check_cuda(fn, "kernel launch", cudaGetLastError());
 }
 
 // Launches the value checks of a loss call (inputs x are checked only for

@@ -15,6 +15,7 @@ namespace lc = logitloss::cuda;
                                               cudaStream_t);                                                         \
     template void lc::sigmoid<T>(const T*, std::size_t, T*, cudaStream_t);                                           \
     template void lc::sigmoid_backward<T>(const T*, const T*, std::size_t, T*, cudaStream_t);                        \
+    template void lc::scale<T>(T*, std::size_t, const T*, cudaStream_t);                                             \
     template void lc::find_invalid<T>(lc::input_kind, const T*, const T*, std::size_t, const lc::options<T>&,         \
                                       unsigned long long*, cudaStream_t);                                            \
     template void lc::check_inputs<T>(lc::input_kind, const T*, const T*, std::size_t, const lc::options<T>&,         \
