@@ -200,6 +200,21 @@ bool capturing(const char* fn) {
     return capture != cudaStreamCaptureStatusNone;
 }
 
+// call(T{}, stream) for the dtype T of t (float or double), on t's device
+// and its current stream; a logitloss::cuda error becomes fn's c10::Error.
+template <class F>
+void on_cuda(const char* fn, const Tensor& t, F&& call) {
+    const c10::cuda::CUDAGuard guard(t.device());
+    try {
+        if (t.scalar_type() == at::kDouble)
+            call(double{}, current_stream());
+        else
+            call(float{}, current_stream());
+    } catch (const std::exception& e) {
+        TORCH_CHECK(false, fn, ": ", e.what());
+    }
+}
+
 template <class T>
 loss_out cuda_loss(const char* fn, bool logits, const prepared& a, bool want_grad) {
     const c10::cuda::CUDAGuard guard(a.x.device());
@@ -272,15 +287,10 @@ Tensor sigmoid_of(const Tensor& x) {
     const auto n = static_cast<std::size_t>(x.numel());
 #if defined(LOGITLOSS_TORCH_OPS_CUDA)
     if (x.is_cuda()) {
-        const c10::cuda::CUDAGuard guard(x.device());
-        try {
-            if (x.scalar_type() == at::kDouble)
-                cuda_impl::sigmoid(x.data_ptr<double>(), n, out.data_ptr<double>(), current_stream());
-            else
-                cuda_impl::sigmoid(x.data_ptr<float>(), n, out.data_ptr<float>(), current_stream());
-        } catch (const std::exception& e) {
-            TORCH_CHECK(false, sigmoid_name, ": ", e.what());
-        }
+        on_cuda(sigmoid_name, x, [&](auto zero, CUstream_st* stream) {
+            using T = decltype(zero);
+            cuda_impl::sigmoid(x.data_ptr<T>(), n, out.data_ptr<T>(), stream);
+        });
         return out;
     }
 #endif
@@ -297,20 +307,13 @@ Tensor sigmoid_of(const Tensor& x) {
 Tensor sigmoid_backward_of(const Tensor& x, const Tensor& grad) {
 #if defined(LOGITLOSS_TORCH_OPS_CUDA)
     if (x.is_cuda()) {
-        const c10::cuda::CUDAGuard guard(x.device());
         const Tensor g = grad.to(x.scalar_type()).contiguous();
         Tensor out = at::empty(x.sizes(), x.options());
         const auto n = static_cast<std::size_t>(x.numel());
-        try {
-            if (x.scalar_type() == at::kDouble)
-                cuda_impl::sigmoid_backward(x.data_ptr<double>(), g.data_ptr<double>(), n, out.data_ptr<double>(),
-                                            current_stream());
-            else
-                cuda_impl::sigmoid_backward(x.data_ptr<float>(), g.data_ptr<float>(), n, out.data_ptr<float>(),
-                                            current_stream());
-        } catch (const std::exception& e) {
-            TORCH_CHECK(false, sigmoid_name, ": ", e.what());
-        }
+        on_cuda(sigmoid_name, x, [&](auto zero, CUstream_st* stream) {
+            using T = decltype(zero);
+            cuda_impl::sigmoid_backward(x.data_ptr<T>(), g.data_ptr<T>(), n, out.data_ptr<T>(), stream);
+        });
         return out;
     }
 #endif
@@ -348,16 +351,11 @@ bool may_reuse_saved(const Tensor& grad_output, const Tensor& saved) {
 void scale_in_place(const char* fn, Tensor& saved, const Tensor& grad_output) {
 #if defined(LOGITLOSS_TORCH_OPS_CUDA)
     if (saved.is_cuda()) {
-        const c10::cuda::CUDAGuard guard(saved.device());
         const auto n = static_cast<std::size_t>(saved.numel());
-        try {
-            if (saved.scalar_type() == at::kDouble)
-                cuda_impl::scale(saved.data_ptr<double>(), n, grad_output.data_ptr<double>(), current_stream());
-            else
-                cuda_impl::scale(saved.data_ptr<float>(), n, grad_output.data_ptr<float>(), current_stream());
-        } catch (const std::exception& e) {
-            TORCH_CHECK(false, fn, ": ", e.what());
-        }
+        on_cuda(fn, saved, [&](auto zero, CUstream_st* stream) {
+            using T = decltype(zero);
+            cuda_impl::scale(saved.data_ptr<T>(), n, grad_output.data_ptr<T>(), stream);
+        });
         return;
     }
 #else
