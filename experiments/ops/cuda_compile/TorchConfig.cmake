@@ -18,7 +18,7 @@ enable_language(CUDA)
 set(CMAKE_CUDA_ARCHITECTURES OFF)
 if(NOT DEFINED TORCH_CUDA_ARCH_LIST)
     message(FATAL_ERROR "TORCH_CUDA_ARCH_LIST is not set: a CUDA LibTorch would detect the GPU or fall back "
-                        "to architectures nvcc 13 rejects (experiments/CMakeLists.txt sets it)")
+                        "to architectures nvcc 13 rejects (cmake/logitlossTorchCuda.cmake sets it)")
 endif()
 string(APPEND CMAKE_CUDA_FLAGS " --expt-relaxed-constexpr --expt-extended-lambda")
 foreach(arch IN LISTS TORCH_CUDA_ARCH_LIST)

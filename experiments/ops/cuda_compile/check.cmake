@@ -5,7 +5,9 @@
 # ops_cuda.cu (nvcc), ops.cpp and studies/common.cpp. It checks the CMake
 # code and the CUDA branches of the sources, warnings as errors, where no
 # CUDA LibTorch is installed, and that no link line adds the static CUDA
-# runtime.
+# runtime. The tests and benchmarks are configured too: their directories
+# find LibTorch before experiments/ does, so the CUDA choices
+# (cmake/logitlossTorchCuda.cmake) must already be made there.
 #
 #   cmake -DSOURCE=<repo> -DBINARY=<dir> -DREAL_TORCH_DIR=<Torch_DIR> -DNVCC=<nvcc>
 #         -DCMAKE_MAKE_PROGRAM=<ninja> -P check.cmake
@@ -19,7 +21,7 @@ endforeach()
 file(REMOVE_RECURSE "${BINARY}")
 execute_process(
     COMMAND "${CMAKE_COMMAND}" -S "${SOURCE}" -B "${BINARY}" -G Ninja -DCMAKE_BUILD_TYPE=Release
-            -DLOGITLOSS_BUILD_TESTS=OFF -DLOGITLOSS_BUILD_BENCH=OFF -DLOGITLOSS_BUILD_EXAMPLES=OFF
+            -DLOGITLOSS_BUILD_TESTS=ON -DLOGITLOSS_BUILD_BENCH=ON -DLOGITLOSS_BUILD_EXAMPLES=OFF
             -DLOGITLOSS_BUILD_EXPERIMENTS=ON -DLOGITLOSS_EXPERIMENTS_CUDA=ON
             "-DCMAKE_CUDA_COMPILER=${NVCC}" "-DTorch_DIR=${CMAKE_CURRENT_LIST_DIR}"
             "-DCMAKE_MAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}"
