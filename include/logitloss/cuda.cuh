@@ -152,6 +152,34 @@ __device__ LOGITLOSS_INLINE pack<T> load_chunk(const T* a, std::size_t i0, unsig
     return r;
 }
 
+// The m elements of v into a[i0], as one 16-byte vector store where `whole`.
+template <class T>
+__device__ LOGITLOSS_INLINE void store_chunk(T* a, std::size_t i0, unsigned m, bool whole, const pack<T>& v) {
+    if (whole) {
+        *reinterpret_cast<pack<T>*>(a + i0) = v;
+        return;
+    }
+    for (unsigned j = 0; j < m; ++j) a[i0 + j] = v.v[j];
+}
+
+// The grid-stride loop of every elementwise kernel: this thread's 16-byte
+// chunks of n elements, k = its global index, then k + the grid's threads,
+// ..., each as f(i0, m, whole): its first element, its m elements (V, or
+// fewer in the last chunk) and whether it may be loaded and stored as one
+// vector (`vector`: every array of the kernel 16-byte aligned). The loop
+// stops early where f returns false.
+template <class T, class F>
+__device__ LOGITLOSS_INLINE void for_each_chunk(std::size_t n, bool vector, F&& f) {
+    constexpr unsigned V = pack<T>::size;
+    const std::size_t chunks = chunks_of<T>(n);
+    const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
+    for (std::size_t k = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; k < chunks; k += stride) {
+        const std::size_t i0 = k * V;
+        const unsigned m = n - i0 < V ? static_cast<unsigned>(n - i0) : V;
+        if (!f(i0, m, vector && m == V)) return;
+    }
+}
+
 template <class T>
 inline unsigned grid_size(std::size_t n) noexcept {
     const std::size_t blocks = (chunks_of<T>(n) + block_threads - 1) / block_threads;
@@ -278,16 +306,11 @@ template <class T, class F, bool Grad>
 __global__ void __launch_bounds__(block_threads) loss_kernel(const loss_params<T> p, partial_sum* partials) {
     using P = pack<T>;
     constexpr unsigned V = P::size;
-    const std::size_t chunks = chunks_of<T>(p.n);
-    const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
     const T single_pw = p.classes == 1 ? p.pos_weight[0] : T(1);
     // float: a chunk's losses added in plain double before the two-sum.
     constexpr bool chunk_first = std::is_same<T, float>::value;
     double s = 0.0, c = 0.0;
-    for (std::size_t k = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; k < chunks; k += stride) {
-        const std::size_t i0 = k * V;
-        const unsigned m = p.n - i0 < V ? static_cast<unsigned>(p.n - i0) : V;
-        const bool whole = p.vector && m == V;
+    for_each_chunk<T>(p.n, p.vector, [&](std::size_t i0, unsigned m, bool whole) {
         const P x = load_chunk(p.x, i0, m, whole), y = load_chunk(p.y, i0, m, whole),
                 w = load_chunk(p.weight, i0, m, whole);
         P pw{}, loss{};
@@ -327,16 +350,10 @@ __global__ void __launch_bounds__(block_threads) loss_kernel(const loss_params<T
         }
         if constexpr (chunk_first)
             if (!p.none) two_sum_add(s, c, chunk);
-        if (whole) {
-            if (p.none) *reinterpret_cast<P*>(p.losses + i0) = loss;
-            if constexpr (Grad) *reinterpret_cast<P*>(p.grad + i0) = grad;
-        } else {
-            for (unsigned j = 0; j < m; ++j) {
-                if (p.none) p.losses[i0 + j] = loss.v[j];
-                if constexpr (Grad) p.grad[i0 + j] = grad.v[j];
-            }
-        }
-    }
+        if (p.none) store_chunk(p.losses, i0, m, whole, loss);
+        if constexpr (Grad) store_chunk(p.grad, i0, m, whole, grad);
+        return true;
+    });
     if (!p.none) {  // uniform over the grid: every thread reaches block_sum
         const partial_sum total = block_sum(partial_sum{s, c});
         if (threadIdx.x == 0) partials[blockIdx.x] = total;
@@ -382,22 +399,14 @@ template <class T, class F>
 __global__ void __launch_bounds__(block_threads)
     map_kernel(const T* a, const T* b, std::size_t n, T* out, bool vector) {
     using P = pack<T>;
-    constexpr unsigned V = P::size;
-    const std::size_t chunks = chunks_of<T>(n);
-    const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
-    for (std::size_t k = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; k < chunks; k += stride) {
-        const std::size_t i0 = k * V;
-        if (vector && i0 + V <= n) {
-            const P av = *reinterpret_cast<const P*>(a + i0);
-            P bv{};
-            if (b != nullptr) bv = *reinterpret_cast<const P*>(b + i0);
-            P r;
-            for (unsigned j = 0; j < V; ++j) r.v[j] = F{}(av.v[j], bv.v[j]);
-            *reinterpret_cast<P*>(out + i0) = r;
-        } else {
-            for (std::size_t i = i0; i < n && i < i0 + V; ++i) out[i] = F{}(a[i], b != nullptr ? b[i] : T(0));
-        }
-    }
+    for_each_chunk<T>(n, vector, [&](std::size_t i0, unsigned m, bool whole) {
+        const P av = load_chunk(a, i0, m, whole), bv = load_chunk(b, i0, m, whole);
+        P r;
+        // All V lanes (a short chunk's last ones are zeros, not stored).
+        for (unsigned j = 0; j < P::size; ++j) r.v[j] = F{}(av.v[j], bv.v[j]);
+        store_chunk(out, i0, m, whole, r);
+        return true;
+    });
 }
 
 // data[i] *= *factor. Every thread reads the factor first and, where it is
@@ -409,19 +418,12 @@ __global__ void __launch_bounds__(block_threads)
     const T f = *factor;
     if (f == T(1)) return;
     using P = pack<T>;
-    constexpr unsigned V = P::size;
-    const std::size_t chunks = chunks_of<T>(n);
-    const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
-    for (std::size_t k = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; k < chunks; k += stride) {
-        const std::size_t i0 = k * V;
-        if (vector && i0 + V <= n) {
-            P v = *reinterpret_cast<const P*>(data + i0);
-            for (unsigned j = 0; j < V; ++j) v.v[j] = v.v[j] * f;
-            *reinterpret_cast<P*>(data + i0) = v;
-        } else {
-            for (std::size_t i = i0; i < n && i < i0 + V; ++i) data[i] = data[i] * f;
-        }
-    }
+    for_each_chunk<T>(n, vector, [&](std::size_t i0, unsigned m, bool whole) {
+        P v = load_chunk<T>(data, i0, m, whole);
+        for (unsigned j = 0; j < P::size; ++j) v.v[j] = v.v[j] * f;
+        store_chunk(data, i0, m, whole, v);
+        return true;
+    });
 }
 
 // The value checks. first[0]: the smallest class c with a bad
@@ -438,7 +440,6 @@ __global__ void __launch_bounds__(block_threads)
     find_invalid_kernel(const T* p, const T* y, const T* w, std::size_t n, const T* pw, std::size_t classes,
                         bool vector, unsigned long long* first) {
     using P = pack<T>;
-    constexpr unsigned V = P::size;
     const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
     const std::size_t start = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
     for (std::size_t c = start; c < classes; c += stride) {
@@ -447,11 +448,7 @@ __global__ void __launch_bounds__(block_threads)
             break;  // this thread's later classes are larger
         }
     }
-    const std::size_t chunks = chunks_of<T>(n);
-    for (std::size_t k = start; k < chunks; k += stride) {
-        const std::size_t i0 = k * V;
-        const unsigned m = n - i0 < V ? static_cast<unsigned>(n - i0) : V;
-        const bool whole = vector && m == V;
+    for_each_chunk<T>(n, vector, [&](std::size_t i0, unsigned m, bool whole) {
         const P pv = load_chunk(p, i0, m, whole), yv = load_chunk(y, i0, m, whole), wv = load_chunk(w, i0, m, whole);
         unsigned long long found = ~0ull;
         for (unsigned j = 0; j < m; ++j) {
@@ -467,11 +464,10 @@ __global__ void __launch_bounds__(block_threads)
                 break;
             }
         }
-        if (found != ~0ull) {
-            atomicMin(first + 1, found);
-            break;
-        }
-    }
+        if (found == ~0ull) return true;
+        atomicMin(first + 1, found);
+        return false;  // this thread's later chunks are larger
+    });
 }
 
 template <class T>
