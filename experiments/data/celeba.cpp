@@ -334,8 +334,7 @@ void dataset::load(std::size_t i, float* out) const {
 void dataset::load(std::size_t i, float* out, image_loader& loader) const {
     const fs::path path = image_path(i);
     read_file(path, i, loader.file_);
-    loader.decoder_.decode(loader.file_.data(), loader.file_.size(), path.string(), loader.image_,
-                           options_.jpeg_warnings_are_errors);
+    loader.decoder_.decode(loader.file_.data(), loader.file_.size(), path.string(), loader.image_);
     check_size(path, loader.image_);
     loader.preprocess_(loader.image_.pixels.data(), loader.image_.width, loader.image_.height, out);
 }

@@ -73,9 +73,10 @@ struct options {
     // Check when opening that every image of the split exists (one stat per
     // file), rather than failing at its first load in the middle of a run.
     bool check_images_exist = true;
-    // true: libjpeg's warnings (truncated or corrupt data, which it pads with
-    // grey) are errors. false: such images are used as decoded.
-    bool jpeg_warnings_are_errors = true;
+    // libjpeg's warnings (truncated or corrupt data, which it pads with grey)
+    // are always errors: TurboJPEG reports a fatal error that follows a
+    // warning with the warning's code, so an image "decoded with warnings"
+    // cannot be told from one that was not decoded at all.
 };
 
 // Per-thread decoding state: JPEG decoder, file buffer, decoded image and

@@ -28,8 +28,7 @@ jpeg_decoder::jpeg_decoder() : handle_(checked(tjInitDecompress(), "tjInitDecomp
 
 jpeg_decoder::~jpeg_decoder() { tjDestroy(static_cast<tjhandle>(handle_)); }
 
-void jpeg_decoder::decode(const std::uint8_t* data, std::size_t size, const std::string& source, rgb_image& image,
-                          bool strict) {
+void jpeg_decoder::decode(const std::uint8_t* data, std::size_t size, const std::string& source, rgb_image& image) {
     const auto handle = static_cast<tjhandle>(handle_);
     if (size == 0)
         throw error(source + ": empty file, not a JPEG");
@@ -53,12 +52,12 @@ void jpeg_decoder::decode(const std::uint8_t* data, std::size_t size, const std:
     image.height = height;
     image.pixels.resize(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 3);
     // libjpeg reports truncated or corrupt entropy data as a warning and pads
-    // the image with grey; strict decoding stops there, lenient decoding
-    // keeps the padded image (TurboJPEG still returns -1, with the code
-    // TJERR_WARNING).
-    const int flags = strict ? TJFLAG_STOPONWARNING : 0;
-    if (tjDecompress2(handle, data, jpeg_size, image.pixels.data(), width, 0, height, TJPF_RGB, flags) != 0 &&
-        (strict || tjGetErrorCode(handle) != TJERR_WARNING))
+    // the image with grey; decoding stops there. Going on past a warning is
+    // not offered: TurboJPEG then returns -1 with the code TJERR_WARNING
+    // even where a fatal error followed and part of `image` was never
+    // written (it would hold the previous image's pixels).
+    if (tjDecompress2(handle, data, jpeg_size, image.pixels.data(), width, 0, height, TJPF_RGB,
+                      TJFLAG_STOPONWARNING) != 0)
         throw error(source + ": cannot decode the JPEG (" + turbojpeg_message(handle) + ", file of " +
                     std::to_string(size) + " bytes)");
 }

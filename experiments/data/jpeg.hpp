@@ -28,11 +28,10 @@ public:
 
     // Decodes a whole JPEG (greyscale ones are expanded to RGB) into `image`,
     // reusing its storage. Throws celeba::error naming `source` and carrying
-    // TurboJPEG's own message. With `strict`, libjpeg's warnings are errors
-    // too: a truncated file otherwise decodes "successfully", its missing
-    // part grey.
-    void decode(const std::uint8_t* data, std::size_t size, const std::string& source, rgb_image& image,
-                bool strict = true);
+    // TurboJPEG's own message. libjpeg's warnings are errors too: a
+    // truncated file otherwise decodes "successfully", its missing part
+    // grey.
+    void decode(const std::uint8_t* data, std::size_t size, const std::string& source, rgb_image& image);
 
 private:
     void* handle_;

@@ -814,10 +814,21 @@ summary write_dataset(const options& opts) {
     if (failure)
         std::rethrow_exception(failure);
 
-    const std::string attrs = attribute_list(opts.seed, opts.count);
-    write_file(opts.out / attributes_file, attrs.data(), attrs.size());
+    // The attribute list comes last, written under a temporary name and
+    // renamed: a folder that has it holds a whole data set (the studies
+    // reuse such a folder), even when a run was stopped while writing.
     const std::string parts = partition_list(opts.count);
     write_file(opts.out / partition_file, parts.data(), parts.size());
+    const std::string attrs = attribute_list(opts.seed, opts.count);
+    const std::filesystem::path attrs_path = opts.out / attributes_file;
+    std::filesystem::path partial = attrs_path;
+    partial += ".partial";
+    write_file(partial, attrs.data(), attrs.size());
+    std::error_code failed_rename;
+    std::filesystem::rename(partial, attrs_path, failed_rename);
+    if (failed_rename)
+        throw error(attrs_path.string() + ": cannot rename " + partial.string() + " to it (" +
+                    failed_rename.message() + ")");
     result.images = opts.count;
     result.partition = partition_for(opts.count);
     return result;

@@ -119,6 +119,7 @@ std::string describe_device(const settings& s) {
 
 std::filesystem::path data_folder(const settings& s) {
     const std::filesystem::path root = s.data.empty() ? s.out / "synthetic" : s.data;
+    // celeba::synth writes the attribute list last, whole or not at all.
     if (std::filesystem::exists(root / std::string(cb::attributes_file))) {
         if (s.synthetic > 0)
             std::cerr << "[" << s.study << "] " << root.string() << " holds a data set already: using it (--synthetic "

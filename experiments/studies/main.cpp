@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -94,8 +95,15 @@ struct option_def {
     std::function<void(st::settings&, const std::string&)> set;
 };
 
-long long parse_integer(const std::string& option, const std::string& text, long long lo) {
-    // Sizes may end in K, M or G (powers of 2): --max-n 256M.
+constexpr long long int_max = std::numeric_limits<int>::max();
+// The largest N of the kernels study: 2^40 elements, 12 TiB of operands,
+// beyond any device; N * 4 cannot overflow below it.
+constexpr long long max_elements = 1LL << 40;
+
+// An integer from lo to hi, with the suffix K, M or G (powers of 2) where
+// it stands for a size: --max-n 256M. A value that does not fit, scaled or
+// not, is an error, never a wrapped one.
+long long parse_integer(const std::string& option, const std::string& text, long long lo, long long hi = int_max) {
     std::string digits = text;
     long long scale = 1;
     if (!digits.empty()) {
@@ -108,8 +116,9 @@ long long parse_integer(const std::string& option, const std::string& text, long
     errno = 0;
     char* end = nullptr;
     const long long v = std::strtoll(digits.c_str(), &end, 10);
-    if (digits.empty() || *end != '\0' || errno != 0 || v < lo)
-        throw std::invalid_argument(option + " needs an integer >= " + std::to_string(lo) + ", got '" + text + "'");
+    if (digits.empty() || *end != '\0' || errno != 0 || v < lo || v > hi / scale)
+        throw std::invalid_argument(option + " needs an integer from " + std::to_string(lo) + " to " +
+                                    std::to_string(hi) + ", got '" + text + "'");
     return v * scale;
 }
 
@@ -143,7 +152,8 @@ const std::vector<option_def>& options() {
          }},
         {"--seed", "S", "seed of weights, batch order, dropout and synthetic data (default 1)", all,
          [](st::settings& s, const std::string& v) {
-             s.seed = static_cast<std::uint64_t>(parse_integer("--seed", v, 0));
+             s.seed = static_cast<std::uint64_t>(
+                 parse_integer("--seed", v, 0, std::numeric_limits<long long>::max()));
          }},
         {"--size", "toy|full",
          "preset: toy (width 1/16, input 32, seconds on a CPU) or full (the original VGG16: width 1, input 128, "
@@ -242,11 +252,11 @@ const std::vector<option_def>& options() {
          }},
         {"--min-n", "N", "override the preset: smallest N (K, M, G suffixes: powers of 2)", kernels,
          [](st::settings& s, const std::string& v) {
-             s.min_n = static_cast<std::uint64_t>(parse_integer("--min-n", v, 1));
+             s.min_n = static_cast<std::uint64_t>(parse_integer("--min-n", v, 1, max_elements));
          }},
         {"--max-n", "N", "override the preset: largest N", kernels,
          [](st::settings& s, const std::string& v) {
-             s.max_n = static_cast<std::uint64_t>(parse_integer("--max-n", v, 1));
+             s.max_n = static_cast<std::uint64_t>(parse_integer("--max-n", v, 1, max_elements));
          }},
     };
     return list;
@@ -338,6 +348,9 @@ int main(int argc, char** argv) {
             }
             opt->set(s, value);
         }
+        if (s.min_n > 0 && s.max_n > 0 && s.min_n > s.max_n)
+            throw std::invalid_argument("--min-n (" + std::to_string(s.min_n) + ") is larger than --max-n (" +
+                                        std::to_string(s.max_n) + ")");
     } catch (const std::exception& e) {
         std::cerr << "logitloss_experiments " << s.study << ": " << e.what() << "\n";
         return 2;

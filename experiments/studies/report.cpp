@@ -74,7 +74,13 @@ plan resolve(const settings& s, bool cuda) {
     if (s.reps > 0) p.reps = s.reps;
     if (s.min_n > 0) p.min_n = s.min_n;
     if (s.max_n > 0) p.max_n = s.max_n;
-    if (p.min_n > p.max_n) p.min_n = p.max_n;
+    // One bound given past the preset's other: the other follows it.
+    if (p.min_n > p.max_n) {
+        if (s.min_n > 0)
+            p.max_n = p.min_n;
+        else
+            p.min_n = p.max_n;
+    }
     p.summary = describe(s, p);
     return p;
 }
