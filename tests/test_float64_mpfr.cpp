@@ -293,7 +293,8 @@ TEST_CASE("float64 bce and bce_grad within 2 ulp of ATen's formula evaluated exa
     std::mt19937_64 rng(7);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     const double eps = static_cast<double>(1e-12f);  // ATen's EPSILON is a float constant
-    std::uint64_t wl[2] = {}, wg[2] = {};
+    std::uint64_t wl[2] = {}, wg[2] = {}, soft[2] = {};
+    std::mt19937_64 soft_rng(8);  // its own stream: the sample above stays as it was
     mp m;
     for (int i = 0; i < 200000; ++i) {
         // p across the whole (0, 1): uniform, log-uniform towards 0, and towards 1.
@@ -308,7 +309,17 @@ TEST_CASE("float64 bce and bce_grad within 2 ulp of ATen's formula evaluated exa
         wg[0] = std::max<std::uint64_t>(wg[0], ulp_distance(ll::bce_grad(p, y), grad));
         wl[1] = std::max<std::uint64_t>(wl[1], ulp_distance(ll::bce(B(p), B(y)).get(0), loss));
         wg[1] = std::max<std::uint64_t>(wg[1], ulp_distance(ll::bce_grad(B(p), B(y)).get(0), grad));
+        // A soft target below 1/2, where 1 - y is rounded: the 4-ulp bound.
+        if (i % 4 == 0) {
+            const double ys = 0.5 * u(soft_rng);
+            m.aten(p, ys, eps, loss, grad);
+            soft[0] = std::max<std::uint64_t>(soft[0], ulp_distance(ll::bce(p, ys), loss));
+            soft[1] = std::max<std::uint64_t>(soft[1], ulp_distance(ll::bce(B(p), B(ys)).get(0), loss));
+        }
     }
+    MESSAGE("float64 bce, random targets below 1/2: max " << soft[0] << " ulp (SIMD " << soft[1] << ")");
+    CHECK(soft[0] <= 4);  // the published bound for soft targets
+    CHECK(soft[1] <= 4);
     MESSAGE("float64 bce max " << wl[0] << " ulp (SIMD " << wl[1] << "), bce_grad max " << wg[0] << " ulp (SIMD "
                                << wg[1] << ")");
     for (int path = 0; path < 2; ++path) {

@@ -597,6 +597,10 @@ TEST_CASE("testing_mpfr.hpp: exact values") {
     CHECK(ref::bce_grad(0.5, 1.0) == -2.0);
     CHECK(ref::bce_grad(0.0, 1.0) == -1.0 / static_cast<double>(1e-12f));  // ATen's floor is 1e-12f
     CHECK(std::isnan(ref::bce(0.5, std::numeric_limits<double>::quiet_NaN())));
+    CHECK(std::isnan(ref::bce(1.5, 0.0)));  // outside [0, 1], as the library
+    CHECK(std::isnan(ref::bce(-0.5, 1.0)));
+    CHECK(std::isnan(ref::bce_grad(1.5, 0.0)));
+    CHECK(std::isnan(ref::bce_grad(-0.5, 1.0)));
 }
 
 TEST_CASE_TEMPLATE("property: element outputs are the element-wise formulas, with weight and per-class pos_weight", T,

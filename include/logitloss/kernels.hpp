@@ -12,8 +12,9 @@
 // on its position.
 //
 // Accumulator: sum and mean use 16 (float) or 8 (double) virtual lanes of
-// double (float losses are computed in double and never rounded to float
-// before they are summed). Each lane is a two-sum pair: the plain running
+// double (float losses on logits are computed in double and never rounded
+// to float before they are summed; a float bce on probabilities is the
+// float formula's value, weighted and summed in double). Each lane is a two-sum pair: the plain running
 // sum and the running sum of its exact rounding errors (Ogita, Rump and
 // Oishi's Sum2), error about 2^-53 |sum| + k^2 2^-106 sum|l_i| for k terms.
 // Element i always goes to lane i mod 16 (or 8); the lanes of each block of
@@ -34,7 +35,6 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -83,8 +83,8 @@ struct options {
     // PyTorch `pos_weight` (bce_with_logits only): empty; one value for all
     // elements; or C values, one per class, for n = rows * C elements stored
     // row by row (element i uses pos_weight[i % C]). Values must be finite
-    // and >= 0. A span with a pointer but no elements is an error, as for
-    // weight.
+    // and >= 0. A span with a pointer but no elements is an error, whatever
+    // n (a weight of zero elements is one of the right size when n is 0).
     span<const T> pos_weight{};
     // reduction::none: receives the n per-element losses (required then).
     span<T> losses{};
@@ -383,16 +383,19 @@ inline std::size_t useful_threads(std::size_t requested, std::size_t n) noexcept
 }
 
 // Runs body(first_block, last_block) over [0, blocks) on `threads` > 1
-// threads (the caller's included), contiguous runs in order. If a thread
-// cannot be started, the caller's thread does its share: the results are
-// the same.
+// threads (the caller's included), contiguous runs in order; body must not
+// throw. If a thread cannot be started (std::system_error, or bad_alloc for
+// its state), the caller's thread does its share: the results are the same.
+// Memory for the bookkeeping is taken before any thread starts, so nothing
+// can throw while threads run.
 template <class Body>
 void for_block_runs(std::size_t blocks, std::size_t threads, Body body) {
     std::vector<std::thread> pool;
     pool.reserve(threads - 1);
+    std::vector<std::pair<std::size_t, std::size_t>> own;
+    own.reserve(threads);
     const std::size_t per = blocks / threads, extra = blocks % threads;
     std::size_t begin = 0;
-    std::vector<std::pair<std::size_t, std::size_t>> own;
     for (std::size_t t = 0; t < threads; ++t) {
         const std::size_t end = begin + per + (t < extra ? 1 : 0);
         if (t + 1 == threads) {
@@ -400,8 +403,8 @@ void for_block_runs(std::size_t blocks, std::size_t threads, Body body) {
         } else {
             try {
                 pool.emplace_back(body, begin, end);
-            } catch (const std::system_error&) {
-                own.emplace_back(begin, end);
+            } catch (...) {
+                own.emplace_back(begin, end);  // reserved: cannot throw
             }
         }
         begin = end;
@@ -419,7 +422,8 @@ void for_block_runs(std::size_t blocks, std::size_t threads, Body body) {
 // lanes, so every lane index is a compile-time constant); whole groups are
 // loaded directly, the last partial group through padded copies. Weights,
 // the mean's 1/n and the accumulation are applied in double, so a float
-// loss or gradient is rounded once.
+// loss or gradient on logits is rounded once (on probabilities, the float
+// formula's value is widened, then weighted).
 template <class Arch, bool WantGrad, class T, class F>
 double_word loss_block(const kernel_abi::loss_params<T>& p, std::size_t begin, std::size_t end) noexcept {
     using B = xsimd::batch<T, Arch>;

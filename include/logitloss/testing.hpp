@@ -8,7 +8,8 @@
 //   for_each_float(lo, hi, f)          f(x) for every float x in [lo, hi], in order
 //   for_each_float(lo, hi, f, threads) the same on `threads` threads
 //   reference::sigmoid(x) ...          float functions evaluated in long double,
-//                                      rounded once to float
+//                                      rounded once to float (where long double
+//                                      is wider than double: see below)
 //   ranges<T>::saturated_negative ...  named logit ranges [lo, hi]
 //   threshold_values<T>()              the saturation thresholds of T, both signs
 //   special_values<T>()                ±0, ±inf, NaN, ±min normal, ±denorm min, ±max
@@ -16,10 +17,14 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <limits>
 #include <thread>
 #include <type_traits>
@@ -74,9 +79,11 @@ template <class T>
     return pa > pb ? pa - pb : pb - pa;
 }
 
-// Calls f(x) for every float x with lo <= x <= hi, in increasing order (-0
-// and +0 are both visited when the range holds 0, -0 first). Nothing is
-// called when lo > hi or either bound is NaN.
+// Calls f(x) for every float x with lo <= x <= hi, in increasing order.
+// The zeros follow the bounds' signs: -0 is visited when lo is -0 or
+// negative, +0 when hi is +0 or positive (both: -0 first). Nothing is
+// called when lo > hi or either bound is NaN. An exception from f ends the
+// walk and propagates.
 template <class F>
 void for_each_float(float lo, float hi, F&& f) {
     if (!(lo <= hi)) return;
@@ -95,11 +102,21 @@ void for_each_float(float lo, float hi, F&& f) {
     }
 }
 
+namespace detail {
+// Thrown inside the other runs of a threaded for_each_float once one run's
+// f has thrown, to end them early; never leaves for_each_float.
+struct run_stopped {};
+}  // namespace detail
+
 // As for_each_float(lo, hi, f), split into `threads` contiguous runs that
 // run at once, each on its own thread started for the call and joined
-// before it returns (threads = 0: std::thread::hardware_concurrency()).
-// f is called concurrently from different threads: it must be safe for
-// that. Within a run, values come in increasing order.
+// before it returns (threads = 0: std::thread::hardware_concurrency(); a
+// run whose thread cannot be started runs on the caller's thread). f is
+// called concurrently from different threads: it must be safe for that.
+// Within a run, values come in increasing order. When f throws (a failed
+// assertion of a test framework, say), the other runs stop at their next
+// value and, every thread joined, the exception of the lowest run that
+// threw is rethrown.
 template <class F>
 void for_each_float(float lo, float hi, F&& f, unsigned threads) {
     if (!(lo <= hi)) return;
@@ -117,8 +134,12 @@ void for_each_float(float lo, float hi, F&& f, unsigned threads) {
         const auto p = static_cast<std::uint32_t>(position);
         return p >= sign ? detail::from_bits<float>(p - sign) : detail::from_bits<float>(sign | (sign - p));
     };
-    std::vector<std::thread> pool;
-    pool.reserve(threads - 1);
+    struct run {
+        float lo, hi;
+        std::exception_ptr failure;
+    };
+    std::vector<run> runs;
+    runs.reserve(threads);
     const std::uint64_t per = count / threads, extra = count % threads;
     std::uint64_t begin = first;
     for (unsigned t = 0; t < threads; ++t) {
@@ -127,14 +148,38 @@ void for_each_float(float lo, float hi, F&& f, unsigned threads) {
         if (begin == first) run_lo = lo;          // keeps the sign of a zero lo
         else if (run_lo == 0.f) run_lo = -0.f;    // the range holds -0 too: visit both
         const float run_hi = end - 1 == last ? hi : at(end - 1);
-        if (t + 1 == threads) {
-            for_each_float(run_lo, run_hi, f);
-        } else {
-            pool.emplace_back([run_lo, run_hi, &f] { for_each_float(run_lo, run_hi, f); });
-        }
+        runs.push_back({run_lo, run_hi, nullptr});
         begin = end;
     }
+    std::atomic<bool> stop{false};
+    const auto walk = [&f, &stop](run& r) noexcept {
+        try {
+            for_each_float(r.lo, r.hi, [&f, &stop](float x) {
+                if (stop.load(std::memory_order_relaxed)) throw detail::run_stopped{};
+                f(x);
+            });
+        } catch (const detail::run_stopped&) {
+        } catch (...) {
+            r.failure = std::current_exception();
+            stop.store(true, std::memory_order_relaxed);
+        }
+    };
+    std::vector<std::thread> pool;
+    pool.reserve(threads - 1);
+    std::vector<run*> own;  // runs on the caller's thread
+    own.reserve(threads);
+    for (unsigned t = 0; t + 1 < threads; ++t) {
+        try {
+            pool.emplace_back(walk, std::ref(runs[t]));
+        } catch (...) {
+            own.push_back(&runs[t]);  // reserved: cannot throw
+        }
+    }
+    own.push_back(&runs[threads - 1]);
+    for (run* r : own) walk(*r);
     for (auto& th : pool) th.join();
+    for (const auto& r : runs)
+        if (r.failure) std::rethrow_exception(r.failure);
 }
 
 // A closed range [lo, hi] of logits.
@@ -152,7 +197,7 @@ struct range {
 //                       rounding) but not 0: the log-sigmoid and gradient
 //                       tails of subnormal arithmetic
 //   naive_overflow      exp(-x) overflows in T: PyTorch's 1/(1+exp(-x)) is 0
-//   linear              |x| <= 1/2: sigmoid(x) - 1/2 is x/4 within 2%
+//   linear              |x| <= 1/2: sigmoid(x) - 1/2 is x/4 within 2.1%
 //   naive_saturated     1 + exp(-x) rounds to 1 in T: PyTorch's sigmoid is 1,
 //                       the chained Sigmoid->BCELoss gradient is 0
 //   saturated_positive  sigmoid(x) is 1 (correctly rounded): x >= sigmoid_one
@@ -201,12 +246,18 @@ template <class T>
 // value unless the exact value lies within about 2^-60 (relative) of the
 // midpoint between two floats, where the long double error can tip the
 // rounding: a rare case (tests that need certainty accept both neighbours
-// there, as the library's own sweep does). NaN in, NaN out; targets and
-// probabilities are not checked. Host only.
+// there, as the library's own sweep does). NaN in, NaN out; a probability
+// outside [0, 1] gives NaN, as the library's bce and bce_grad do; targets are
+// not checked. Host only.
+//
+// Defined only where long double is wider than double (x86-64, AArch64
+// Linux; LOGITLOSS_TESTING_FLOAT_REFERENCE is then 1): where it is double
+// (MSVC, Apple arm64) it would be no more precise than the library's own
+// evaluation of float functions in double, so it is left out (the macro is
+// 0) and the rest of this header still works.
+#if LDBL_MANT_DIG >= 64
+#define LOGITLOSS_TESTING_FLOAT_REFERENCE 1
 namespace reference {
-
-static_assert(std::numeric_limits<long double>::digits >= 64,
-              "logitloss::testing::reference needs a long double wider than double");
 
 namespace detail {
 using L = long double;
@@ -255,21 +306,26 @@ inline bool any_nan(float x, float y, float pos_weight) noexcept {
 // PyTorch BCELoss on a probability p: -(y max(log p, -100) + (1 - y)
 // max(log(1 - p), -100)), log(1 - p) taken without rounding 1 - p.
 [[nodiscard]] inline float bce(float p, float y) noexcept {
+    // !(p in [0, 1]) holds for NaN too; fmax would turn log's NaN into -100.
+    if (!(p >= 0.f && p <= 1.f) || std::isnan(y)) return std::numeric_limits<float>::quiet_NaN();
     using L = long double;
     const L lp = p, ly = y;
     const L log_p = std::fmax(std::log(lp), L(-100)), log_q = std::fmax(std::log1p(-lp), L(-100));
     const L a = ly == 0 ? L(0) : ly * log_p, b = ly == 1 ? L(0) : (1 - ly) * log_q;
-    return std::isnan(p) || std::isnan(y) ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(-(a + b));
+    return static_cast<float>(-(a + b));
 }
 // ATen's BCELoss gradient: (p - y) / max(p (1 - p), 1e-12f), exactly.
 [[nodiscard]] inline float bce_grad(float p, float y) noexcept {
+    if (!(p >= 0.f && p <= 1.f) || std::isnan(y)) return std::numeric_limits<float>::quiet_NaN();
     using L = long double;
     const L lp = p;
     const L d = std::fmax(lp * (1 - lp), L(1e-12f));
-    return std::isnan(p) || std::isnan(y) ? std::numeric_limits<float>::quiet_NaN()
-                                          : static_cast<float>((lp - L(y)) / d);
+    return static_cast<float>((lp - L(y)) / d);
 }
 
 }  // namespace reference
+#else
+#define LOGITLOSS_TESTING_FLOAT_REFERENCE 0
+#endif
 }  // namespace testing
 LOGITLOSS_NAMESPACE_END

@@ -12,8 +12,9 @@
 // weights) exactly, with as many bits as they need. The result is rounded
 // once to double (subnormals included) with mpfr_get_d, so it is the
 // correctly rounded value unless the exact value lies within about 2^-250
-// (relative) of a midpoint between two doubles. NaN in, NaN out; targets and
-// probabilities are not checked. Host only; safe to call from several
+// (relative) of a midpoint between two doubles. NaN in, NaN out; a
+// probability outside [0, 1] gives NaN, as the library's bce and bce_grad
+// do; targets are not checked. Host only; safe to call from several
 // threads (no global MPFR state is changed).
 #pragma once
 
@@ -142,7 +143,8 @@ inline bool any_nan(double a, double b, double c = 0.0) noexcept {
 // max(log(1 - p), -100)), log(1 - p) taken as log1p(-p), without rounding 1 - p.
 [[nodiscard]] inline double bce(double p, double y) {
     using mpfr_detail::number;
-    if (mpfr_detail::any_nan(p, y)) return std::numeric_limits<double>::quiet_NaN();
+    // NaN, and a probability outside [0, 1], as the library's bce.
+    if (!(p >= 0.0 && p <= 1.0) || std::isnan(y)) return std::numeric_limits<double>::quiet_NaN();
     number lp(mpfr_detail::transcendental_bits, p), lq(mpfr_detail::transcendental_bits, -p);
     number w(mpfr_detail::exact_bits, y), a(mpfr_detail::exact_bits), b(mpfr_detail::exact_bits);
     mpfr_log(lp.get(), lp.get(), MPFR_RNDN);
@@ -162,7 +164,8 @@ inline bool any_nan(double a, double b, double c = 0.0) noexcept {
 // EPSILON is a float constant, also for a double tensor).
 [[nodiscard]] inline double bce_grad(double p, double y) {
     using mpfr_detail::number;
-    if (mpfr_detail::any_nan(p, y)) return std::numeric_limits<double>::quiet_NaN();
+    // NaN, and a probability outside [0, 1], as the library's bce_grad.
+    if (!(p >= 0.0 && p <= 1.0) || std::isnan(y)) return std::numeric_limits<double>::quiet_NaN();
     number q(mpfr_detail::exact_bits, p), d(mpfr_detail::exact_bits), num(mpfr_detail::exact_bits, p);
     mpfr_ui_sub(d.get(), 1, q.get(), MPFR_RNDN);       // 1 - p, exact
     mpfr_mul(d.get(), d.get(), q.get(), MPFR_RNDN);    // p (1 - p), exact

@@ -2,7 +2,9 @@
 // annotation, forced inlining, and the C++ standard and fast-math checks.
 #pragma once
 
-#if !defined(__cplusplus) || (__cplusplus < 201703L && !defined(_MSVC_LANG))
+// MSVC keeps __cplusplus at 199711L unless /Zc:__cplusplus; _MSVC_LANG is
+// its language level.
+#if !defined(__cplusplus) || (defined(_MSVC_LANG) ? _MSVC_LANG : __cplusplus) < 201703L
 #error "logitloss needs C++17 or later"
 #endif
 

@@ -45,8 +45,8 @@ using loss_block_fn = double_word (*)(const loss_params<T>&, std::size_t begin, 
 template <class T>
 using map_fn = void (*)(const T* x, std::size_t n, T* out);
 
-// Whether every p[i], i < n, is in [0, 1] (unit) or >= 0 (not unit); NaN is
-// not. The value checks' fast pass.
+// Whether every p[i], i < n, is in [0, 1] (unit) or finite and >= 0 (not
+// unit: a weight); NaN is neither. The value checks' fast pass.
 template <class T>
 using in_range_fn = bool (*)(const T* p, std::size_t n, bool unit);
 

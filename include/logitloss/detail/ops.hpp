@@ -106,10 +106,11 @@ LOGITLOSS_HD LOGITLOSS_INLINE S quiet_nan() noexcept {
 template <class S>
 LOGITLOSS_INLINE S runtime_fma(S a, S b, S c) noexcept {
     if (__builtin_cpu_supports("fma")) {
+        // a = a*b + c; {AT&T|Intel} operand orders, for -masm=intel too.
         if constexpr (sizeof(S) == 8) {
-            __asm__("vfmadd213sd %2, %1, %0" : "+x"(a) : "x"(b), "xm"(c));  // a = a*b + c
+            __asm__("vfmadd213sd {%2, %1, %0|%0, %1, %2}" : "+x"(a) : "x"(b), "xm"(c));
         } else {
-            __asm__("vfmadd213ss %2, %1, %0" : "+x"(a) : "x"(b), "xm"(c));
+            __asm__("vfmadd213ss {%2, %1, %0|%0, %1, %2}" : "+x"(a) : "x"(b), "xm"(c));
         }
         return a;
     }
