@@ -97,3 +97,52 @@ TEST_CASE("probabilities, sigmoid and shape errors") {
     Eigen::ArrayXXd wrong(5, 10);
     CHECK_THROWS_AS((void)ll::bce_with_logits_forward_backward(p, y, wrong.block(0, 0, 5, 9)), ll::error);
 }
+
+TEST_CASE("outputs: resized only after the kernel succeeds; a shape they cannot take is size_mismatch") {
+    Eigen::ArrayXXf x(3, 2), y(3, 2);
+    fill(x, 3, false);
+    fill(y, 4, true);
+    const auto kind_of = [](auto&& call) {
+        try {
+            call();
+        } catch (const ll::error& e) {
+            return static_cast<int>(e.kind());
+        }
+        return -1;
+    };
+    // Bad input: the gradient keeps its shape and contents.
+    Eigen::ArrayXXf bad_y = y;
+    bad_y(2, 1) = 2.f;
+    Eigen::ArrayXXf g = Eigen::ArrayXXf::Constant(1, 1, 7.f);
+    CHECK(kind_of([&] { ll::bce_with_logits_forward_backward(x, bad_y, g); }) ==
+          static_cast<int>(ll::error_kind::target_out_of_range));
+    REQUIRE(g.rows() == 1);
+    REQUIRE(g.cols() == 1);
+    CHECK(g(0, 0) == 7.f);
+    Eigen::ArrayXf s = Eigen::ArrayXf::Constant(4, 7.f);  // probabilities out of range
+    Eigen::ArrayXf p = Eigen::ArrayXf::Constant(6, 0.5f), t = Eigen::ArrayXf::Constant(6, 1.f);
+    p(5) = -1.f;
+    CHECK(kind_of([&] { ll::bce_forward_backward(p, t, s); }) ==
+          static_cast<int>(ll::error_kind::probability_out_of_range));
+    CHECK(s.size() == 4);
+    CHECK((s == 7.f).all());
+    // Good input: resized, the same values as an output of the right shape.
+    Eigen::ArrayXXf right(3, 2);
+    const float want = ll::bce_with_logits_forward_backward(x, y, right);
+    CHECK(ll::bce_with_logits_forward_backward(x, y, g) == want);
+    REQUIRE(g.rows() == 3);
+    REQUIRE(g.cols() == 2);
+    CHECK((g == right).all());
+    Eigen::Array<float, Eigen::Dynamic, 2> fixed_cols(1, 2);  // rows dynamic: resizable to 3x2
+    ll::bce_with_logits_forward_backward(x, y, fixed_cols);
+    CHECK((fixed_cols == right).all());
+    // Shapes the output cannot take: size_mismatch, not Eigen's assertion.
+    Eigen::Array<float, 2, 2> fixed;
+    CHECK(kind_of([&] { ll::bce_with_logits_forward_backward(x, y, fixed); }) ==
+          static_cast<int>(ll::error_kind::size_mismatch));
+    Eigen::VectorXf column(6);
+    CHECK(kind_of([&] { ll::bce_with_logits_forward_backward(x, y, column); }) ==
+          static_cast<int>(ll::error_kind::size_mismatch));
+    Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, 0, 2, 2> bounded;  // at most 2x2
+    CHECK(kind_of([&] { ll::sigmoid(x, bounded); }) == static_cast<int>(ll::error_kind::size_mismatch));
+}

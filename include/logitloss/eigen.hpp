@@ -17,6 +17,14 @@
 // contiguous row-major temporary; a gradient output that is not contiguous
 // is computed into a temporary and assigned back. Results are identical
 // either way. Shape mismatches throw logitloss::error (size_mismatch).
+//
+// Outputs: a plain object (Array, Matrix, Vector) of another shape is
+// resized, where its compile-time sizes allow the operands' shape, and only
+// after the kernel has succeeded: the result is computed into a temporary
+// first, so on bad input the output keeps its shape and contents ("nothing
+// is written on error"). One that cannot take the shape (a fixed 2x2 for 3x2
+// operands, a column vector for a matrix) and any other output of another
+// shape throw size_mismatch.
 #pragma once
 
 #include <cstddef>
@@ -86,22 +94,42 @@ void eigen_same_shape(const char* fn, const char* what, const Eigen::DenseBase<D
                  std::to_string(a.rows()) + "x" + std::to_string(a.cols()));
 }
 
-// Runs kernel(x, y, n, grad_ptr) and delivers the gradient into `grad`
-// (resized first when it is a plain object of another shape).
+// Whether a plain object of type GD can be resized to rows x cols: its
+// compile-time sizes (fixed, or a maximum) allow it. Eigen asserts, not
+// throws, on a resize they do not.
+template <class GD>
+bool eigen_can_take_shape(Eigen::Index rows, Eigen::Index cols) noexcept {
+    constexpr Eigen::Index R = GD::RowsAtCompileTime, C = GD::ColsAtCompileTime;
+    constexpr Eigen::Index MR = GD::MaxRowsAtCompileTime, MC = GD::MaxColsAtCompileTime;
+    const bool rows_ok = R == Eigen::Dynamic ? (MR == Eigen::Dynamic || rows <= MR) : rows == R;
+    const bool cols_ok = C == Eigen::Dynamic ? (MC == Eigen::Dynamic || cols <= MC) : cols == C;
+    return rows_ok && cols_ok;
+}
+
+// Runs kernel(x, y, n, grad_ptr) and delivers the gradient into `grad`. A
+// plain object of another shape that can take x's shape is resized once the
+// kernel has returned (it writes into a temporary until then), so that a
+// kernel that throws leaves `grad` as it was.
 template <class T, class DX, class G, class K>
 T eigen_with_grad(const char* fn, const Eigen::DenseBase<DX>& x, G& grad, K kernel, const eigen_input<T>& xi,
                   const eigen_input<T>& yi) {
     using GD = std::decay_t<G>;
+    bool resize = false;
     if constexpr (std::is_base_of<Eigen::PlainObjectBase<GD>, GD>::value) {
-        if (grad.rows() != x.rows() || grad.cols() != x.cols()) grad.resize(x.rows(), x.cols());
+        resize = (grad.rows() != x.rows() || grad.cols() != x.cols()) &&
+                 eigen_can_take_shape<GD>(x.rows(), x.cols());
     }
-    eigen_same_shape(fn, "the gradient output", x, grad);
+    if (!resize) eigen_same_shape(fn, "the gradient output", x, grad);
     const auto n = static_cast<std::size_t>(x.size());
     if constexpr ((int(GD::Flags) & Eigen::DirectAccessBit) != 0 && (int(GD::Flags) & Eigen::LvalueBit) != 0) {
-        if (eigen_row_major_contiguous(grad)) return kernel(xi.data(), yi.data(), n, grad.derived().data());
+        if (!resize && eigen_row_major_contiguous(grad))
+            return kernel(xi.data(), yi.data(), n, grad.derived().data());
     }
     std::vector<T> buf(n);
     const T r = kernel(xi.data(), yi.data(), n, buf.data());
+    if constexpr (std::is_base_of<Eigen::PlainObjectBase<GD>, GD>::value) {
+        if (resize) grad.resize(x.rows(), x.cols());
+    }
     Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(buf.data(), x.rows(),
                                                                                        x.cols());
     if constexpr (std::is_base_of<Eigen::ArrayBase<GD>, GD>::value)
@@ -123,7 +151,7 @@ template <class Arch = xsimd::default_arch, class DX, class DY, class T = detail
 }
 
 // Loss and d(loss)/d(logits) into grad_logits (same shape; a plain object
-// is resized to it).
+// that can take it is resized to it, after the kernel has succeeded).
 template <class Arch = xsimd::default_arch, class DX, class DY, class G, class T = detail::eigen_scalar_t<DX>>
 T bce_with_logits_forward_backward(const Eigen::DenseBase<DX>& logits, const Eigen::DenseBase<DY>& targets,
                                    G&& grad_logits, const options<T>& opt = {}) {
