@@ -45,6 +45,25 @@ void expect_error(F f, ll::error_kind kind, std::size_t index, const std::string
 
 }  // namespace
 
+// abi_tagged.cpp: compiled under LOGITLOSS_ABI_TAG unit_test_tag.
+float tagged_bce_with_logits_forward(const float* x, const float* y, std::size_t n,
+                                     const logitloss::options<float>& opt);
+logitloss::value_and_grad<double> tagged_bce_with_logits_value_and_grad(double x, double y);
+
+TEST_CASE("a translation unit with its own LOGITLOSS_ABI_TAG shares the public types") {
+    fixture f;
+    ll::options<float> o;  // built here, untagged, used there
+    o.reduce = ll::reduction::sum;
+    CHECK(tagged_bce_with_logits_forward(f.x.data(), f.y.data(), 40, o) ==
+          ll::bce_with_logits_forward(f.x.data(), f.y.data(), 40, o));
+    f.y[7] = 2.f;  // thrown there, caught here as logitloss::error
+    expect_error([&] { (void)tagged_bce_with_logits_forward(f.x.data(), f.y.data(), 40, o); },
+                 ll::error_kind::target_out_of_range, 7, "target");
+    const ll::value_and_grad<double> r = tagged_bce_with_logits_value_and_grad(1.5, 0.25);
+    CHECK(r.value == ll::bce_with_logits(1.5, 0.25));
+    CHECK(r.grad == ll::bce_with_logits_grad(1.5, 0.25));
+}
+
 TEST_CASE("targets out of range or NaN name the first bad index") {
     for (float bad : {-0.5f, 1.5f, qnan, std::numeric_limits<float>::infinity()}) {
         fixture f;

@@ -47,7 +47,14 @@
 #include "detail/ops_xsimd.hpp"
 #include "formulas.hpp"
 
-LOGITLOSS_NAMESPACE_BEGIN
+// The vocabulary of the interface (reduction, span, options, error_kind,
+// error) is declared outside the LOGITLOSS_ABI_TAG namespace (see
+// detail/config.hpp): translation units built with different tags, or
+// with and without one, share these types, so an error thrown under one tag
+// is caught as logitloss::error under another, and options pass between
+// them. Their member functions only copy integers and pointers (error's
+// message is std::invalid_argument's), so no instruction set shows in them.
+namespace logitloss {
 
 // How the per-element losses are combined. PyTorch semantics: mean divides
 // the (weighted) sum by the number of elements, not by the sum of weights.
@@ -125,6 +132,10 @@ private:
     error_kind kind_;
     std::size_t index_;
 };
+
+}  // namespace logitloss
+
+LOGITLOSS_NAMESPACE_BEGIN
 
 namespace detail {
 

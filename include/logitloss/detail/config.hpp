@@ -48,8 +48,14 @@
 #endif
 
 // LOGITLOSS_ABI_TAG (an identifier, normally undefined): when a translation
-// unit defines it before including any logitloss header, everything the
+// unit defines it before including any logitloss header, the code the
 // headers define lives in the inline namespace logitloss::LOGITLOSS_ABI_TAG.
+// The public types (value_and_grad; kernels.hpp's reduction, span, options,
+// error_kind and error; kernel_abi) stay in logitloss itself, so that
+// translation units with different tags share them: an error thrown under
+// one is caught as logitloss::error under another. (cuda.cuh's types are
+// tagged: a namespace logitloss::cuda both inside and outside the tag would
+// make logitloss::cuda ambiguous.)
 // Inline functions compiled with different instruction-set flags (-mavx2,
 // -mavx512f, ...) are then different symbols, and the linker cannot keep the
 // AVX-512 copy of a function for a caller compiled for baseline x86-64. The

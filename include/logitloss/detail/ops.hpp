@@ -22,14 +22,19 @@
 
 #include "config.hpp"
 
-LOGITLOSS_NAMESPACE_BEGIN
+namespace logitloss {
 
-// A loss value and its derivative, computed in one pass.
+// A loss value and its derivative, computed in one pass. Outside the
+// LOGITLOSS_ABI_TAG namespace, as the other public types (kernels.hpp).
 template <class T>
 struct value_and_grad {
     T value;
     T grad;
 };
+
+}  // namespace logitloss
+
+LOGITLOSS_NAMESPACE_BEGIN
 
 namespace detail {
 
