@@ -139,7 +139,15 @@ private:
     std::size_t blank_ = 0;
 };
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+// s in quotes; beyond 80 characters, its start and its length (a file with
+// no line breaks where there should be is one line: its text would make a
+// message of megabytes).
+std::string in_quotes(std::string_view s) {
+    constexpr std::size_t most = 80;
+    if (s.size() <= most)
+        return "'" + std::string(s) + "'";
+    return "'" + std::string(s.substr(0, most)) + "...' (" + std::to_string(s.size()) + " characters)";
+}
 
 bool plain_file_name(std::string_view name) {
     return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
@@ -357,8 +365,17 @@ prefetcher::prefetcher(const dataset& data, std::vector<std::size_t> order, std:
     for (slot& s : slots_)
         s.images.resize(batch_size_ * image_floats);
     workers_.reserve(threads);
-    for (unsigned t = 0; t < threads; ++t)
-        workers_.emplace_back([this] { work(); });
+    for (unsigned t = 0; t < threads; ++t) {
+        try {
+            workers_.emplace_back([this] { work(); });
+        } catch (...) {
+            // Reserved, so workers_ is as it was: the ones started decode
+            // every batch; with none there is nothing to join.
+            if (workers_.empty())
+                throw;
+            break;
+        }
+    }
 }
 
 prefetcher::~prefetcher() {

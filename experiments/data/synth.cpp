@@ -806,8 +806,14 @@ summary write_dataset(const options& opts) {
         }
     };
     std::vector<std::thread> threads;
-    for (unsigned t = 1; t < std::max(opts.threads, 1U); ++t)
-        threads.emplace_back(worker);
+    threads.reserve(std::max(opts.threads, 1U) - 1);
+    for (unsigned t = 1; t < std::max(opts.threads, 1U); ++t) {
+        try {
+            threads.emplace_back(worker);
+        } catch (...) {
+            break;  // the threads started and this one write every image
+        }
+    }
     worker();
     for (std::thread& t : threads)
         t.join();

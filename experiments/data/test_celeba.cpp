@@ -510,6 +510,11 @@ TEST_CASE("errors: malformed list_attr_celeba.txt") {
 
     CHECK_CONTAINS(with(1, "5"), where + ":1: says 5 images, the file has 4 rows");
     CHECK_CONTAINS(with(1, "four"), where + ":1: expected the number of images, found 'four'");
+    // A line of megabytes (a file without its line breaks) is quoted in part.
+    const std::string long_line = with(1, std::string(100000, 'x'));
+    CHECK_CONTAINS(long_line, ":1: expected the number of images, found '" + std::string(80, 'x') +
+                                  "...' (100000 characters)");
+    CHECK(long_line.size() < 1000);
     std::string header = good[1];
     header.replace(header.find("Smiling"), 7, "Smiles!");
     CHECK_CONTAINS(with(2, header), where + ":2: attribute 31 is 'Smiles!', CelebA's is 'Smiling'");

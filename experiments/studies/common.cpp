@@ -164,7 +164,8 @@ image_set load_split(const cb::dataset& ds, std::size_t limit, int input, const 
     while (loader.next(b)) {
         const auto count = static_cast<std::int64_t>(b.size());
         torch::Tensor t = torch::from_blob(b.images.data(), {count, 3, full, full});
-        // Area averaging: 128 -> 64 or 32 is the mean of 2x2 or 4x4 blocks.
+        // 128 -> 64 or 32: the mean of 2x2 or 4x4 blocks (area averaging);
+        // 96: adaptive pooling's windows of 2 pixels, which overlap.
         if (side != full) t = torch::adaptive_avg_pool2d(t, {side, side});
         images.narrow(0, offset, count).copy_(t);
         labels.narrow(0, offset, count).copy_(torch::from_blob(b.labels.data(), {count, 1}));

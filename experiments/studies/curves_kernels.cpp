@@ -232,7 +232,10 @@ int run_curves(const settings& given) {
           "vectorised path, as for a batch) or logitloss::torch_ops::sigmoid.\n\n";
     md << "| type | property | threshold | measured | equal |\n|---|---|---:|---:|---|\n";
     std::string tcsv = csv_line({"type", "threshold", "value", "measured", "equal"});
-    const bool all_equal = threshold_rows<float>(md, tcsv, "float32") & threshold_rows<double>(md, tcsv, "float64");
+    // Two statements: the float32 rows come first in the report.
+    const bool float_equal = threshold_rows<float>(md, tcsv, "float32");
+    const bool double_equal = threshold_rows<double>(md, tcsv, "float64");
+    const bool all_equal = float_equal && double_equal;
     rep.extra_csv("thresholds", tcsv);
     bar.update(2, "thresholds");
     md << "\nA second mechanism does not depend on the sigmoid's rounding: BCELoss's backward divides by "
