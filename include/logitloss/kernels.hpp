@@ -14,14 +14,15 @@
 // Accumulator: sum and mean use 16 (float) or 8 (double) virtual lanes of
 // double (float losses on logits are computed in double and never rounded
 // to float before they are summed; a float bce on probabilities is the
-// float formula's value, weighted and summed in double). Each lane is a two-sum pair: the plain running
-// sum and the running sum of its exact rounding errors (Ogita, Rump and
-// Oishi's Sum2), error about 2^-53 |sum| + k^2 2^-106 sum|l_i| for k terms.
-// Element i always goes to lane i mod 16 (or 8); the lanes of each block of
-// 16,384 elements are merged in a fixed order and the blocks' partial sums
-// in block order, so the result depends neither on the SIMD width nor on the
-// thread count. The sum is correctly rounded to T in practice (within
-// 1 ulp), against n u sum|l_i| (u = 2^-24) for a naive float loop.
+// float formula's value, weighted and summed in double). Each lane is a
+// two-sum pair: the plain running sum and the running sum of its exact
+// rounding errors (Ogita, Rump and Oishi's Sum2), error about
+// 2^-53 |sum| + k^2 2^-106 sum|l_i| for k terms. Element i always goes to
+// lane i mod 16 (or 8); the lanes of each block of 16,384 elements are
+// merged in a fixed order and the blocks' partial sums in block order, so
+// the result depends neither on the SIMD width nor on the thread count.
+// The sum is correctly rounded to T in practice (within 1 ulp), against
+// n u sum|l_i| (u = 2^-24) for a naive float loop.
 //
 // Threads: options.threads > 1 (or 0 for all) splits the blocks into
 // contiguous runs, one per thread, started for the call and joined before
