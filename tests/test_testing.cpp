@@ -190,6 +190,10 @@ TEST_CASE("testing::reference agrees with the suite's double reference, and the 
     CHECK(worst_soft <= 4);
     CHECK(worst_p <= 2);
     CHECK(worst_p_soft <= 4);
+    // The README's example of a soft target where bce is 3 ulp off (a better
+    // evaluation fails this check: update the README with it).
+    CHECK(lt::ulp_distance(ll::bce(0x1.4dbc66p-1f, 0x1.727884p-3f), lt::reference::bce(0x1.4dbc66p-1f, 0x1.727884p-3f)) ==
+          3);
     // Probabilities outside [0, 1] are NaN, as in the library (the clamp at
     // -100 must not turn log's NaN into a finite loss).
     CHECK(std::isnan(lt::reference::bce(1.5f, 0.f)));

@@ -139,14 +139,14 @@ private:
     std::size_t blank_ = 0;
 };
 
-// s in quotes; beyond 80 characters, its start and its length (a file with
-// no line breaks where there should be is one line: its text would make a
-// message of megabytes).
+// s in quotes; beyond 80 bytes, its start and its length (a file with no
+// line breaks where there should be is one line: its text would make a
+// message of megabytes). The cut may fall inside a UTF-8 sequence.
 std::string in_quotes(std::string_view s) {
     constexpr std::size_t most = 80;
     if (s.size() <= most)
         return "'" + std::string(s) + "'";
-    return "'" + std::string(s.substr(0, most)) + "...' (" + std::to_string(s.size()) + " characters)";
+    return "'" + std::string(s.substr(0, most)) + "...' (" + std::to_string(s.size()) + " bytes)";
 }
 
 bool plain_file_name(std::string_view name) {

@@ -513,7 +513,7 @@ TEST_CASE("errors: malformed list_attr_celeba.txt") {
     // A line of megabytes (a file without its line breaks) is quoted in part.
     const std::string long_line = with(1, std::string(100000, 'x'));
     CHECK_CONTAINS(long_line, ":1: expected the number of images, found '" + std::string(80, 'x') +
-                                  "...' (100000 characters)");
+                                  "...' (100000 bytes)");
     CHECK(long_line.size() < 1000);
     std::string header = good[1];
     header.replace(header.find("Smiling"), 7, "Smiles!");

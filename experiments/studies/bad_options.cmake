@@ -29,5 +29,6 @@ check("--max-n needs an integer from 1 to 1099511627776, got '1025G'" kernels --
 check("--min-n needs an integer from 1 to" kernels --min-n 12x)
 check("--min-n [(]4194304[)] is larger than --max-n [(]1048576[)]" kernels --min-n 4M --max-n 1M)
 check("--seed needs an integer from 0 to" curves --seed -1)
-check("--lr needs a number > 0" layers --lr 0)
+check("--lr needs a finite number > 0" layers --lr 0)
+check("--tolerance needs a finite number > 0, got 'inf'" lockstep --tolerance inf)
 check("--steps needs a value" train --steps)

@@ -2,6 +2,7 @@
 // a VGG16 (curves, lockstep, train, fixes, layers, kernels). This file is the
 // command line: subcommands, options, --help. No LibTorch here.
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <limits>
@@ -126,9 +127,9 @@ double parse_number(const std::string& option, const std::string& text, double l
     errno = 0;
     char* end = nullptr;
     const double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || errno != 0 || !(inclusive ? v >= lo : v > lo))
-        throw std::invalid_argument(option + " needs a number " + (inclusive ? ">= " : "> ") + st::general(lo) +
-                                    ", got '" + text + "'");
+    if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(v) || !(inclusive ? v >= lo : v > lo))
+        throw std::invalid_argument(option + " needs a finite number " + (inclusive ? ">= " : "> ") +
+                                    st::general(lo) + ", got '" + text + "'");
     return v;
 }
 

@@ -18,8 +18,8 @@
 // the same bits as each other, as the header templates compiled for either,
 // and as the scalar formulas (sums and means included, for every thread
 // count). The sse2 path rounds the a*b+c of its polynomials twice (no FMA
-// instruction), so its results may differ from the others' (a loss by an
-// ulp or two); it meets the same accuracy bounds.
+// instruction), so its results may differ from the others'; it meets the
+// same accuracy bounds.
 #pragma once
 
 #include <cstddef>

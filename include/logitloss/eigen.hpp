@@ -20,9 +20,9 @@
 //
 // Outputs: a plain object (Array, Matrix, Vector) of another shape is
 // resized, where its compile-time sizes allow the operands' shape, and only
-// after the kernel has succeeded: the result is computed into a temporary
-// first, so on bad input the output keeps its shape and contents ("nothing
-// is written on error"). One that cannot take the shape (a fixed 2x2 for 3x2
+// after the kernel has succeeded: the result is computed into a new object
+// of that shape (swapped in) or a buffer first, so on bad input the output
+// keeps its shape and contents ("nothing is written on error"). One that cannot take the shape (a fixed 2x2 for 3x2
 // operands, a column vector for a matrix) and any other output of another
 // shape throw size_mismatch.
 #pragma once
@@ -107,9 +107,9 @@ bool eigen_can_take_shape(Eigen::Index rows, Eigen::Index cols) noexcept {
 }
 
 // Runs kernel(x, y, n, grad_ptr) and delivers the gradient into `grad`. A
-// plain object of another shape that can take x's shape is resized once the
-// kernel has returned (it writes into a temporary until then), so that a
-// kernel that throws leaves `grad` as it was.
+// plain object of another shape that can take x's shape gets it once the
+// kernel has returned (the kernel writes into a new object, or a buffer,
+// until then), so that a kernel that throws leaves `grad` as it was.
 template <class T, class DX, class G, class K>
 T eigen_with_grad(const char* fn, const Eigen::DenseBase<DX>& x, G& grad, K kernel, const eigen_input<T>& xi,
                   const eigen_input<T>& yi) {
@@ -121,6 +121,19 @@ T eigen_with_grad(const char* fn, const Eigen::DenseBase<DX>& x, G& grad, K kern
     }
     if (!resize) eigen_same_shape(fn, "the gradient output", x, grad);
     const auto n = static_cast<std::size_t>(x.size());
+    if constexpr (std::is_base_of<Eigen::PlainObjectBase<GD>, GD>::value) {
+        if (resize) {
+            // A new object of the right shape, swapped in on success; written
+            // directly where its layout is the kernels' (row-major, vectors).
+            GD fresh;
+            fresh.resize(x.rows(), x.cols());
+            if (eigen_row_major_contiguous(fresh)) {
+                const T r = kernel(xi.data(), yi.data(), n, fresh.data());
+                grad.swap(fresh);
+                return r;
+            }
+        }
+    }
     if constexpr ((int(GD::Flags) & Eigen::DirectAccessBit) != 0 && (int(GD::Flags) & Eigen::LvalueBit) != 0) {
         if (!resize && eigen_row_major_contiguous(grad))
             return kernel(xi.data(), yi.data(), n, grad.derived().data());

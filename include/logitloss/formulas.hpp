@@ -145,7 +145,7 @@ template <class T>
 // included): -(y max(log p, -100) + (1-y) max(log1p(-p), -100)).
 // Within 2 ulp of that formula evaluated exactly for a target of 0 or 1,
 // within 4 ulp for a soft target (two logarithms, the rounded 1 - y of a
-// target below 1/2 and the products; measured 3). p outside [0,1] or NaN ->
+// target below 1/2 and the products; 3 occur). p outside [0,1] or NaN ->
 // NaN (PyTorch raises; the checked array kernels raise).
 template <class T>
 [[nodiscard]] LOGITLOSS_HD inline T bce(T p, T y) noexcept {

@@ -10,7 +10,8 @@ if(COMPILER_ID STREQUAL "GNU")
 endif()
 foreach(flags IN LISTS flag_sets)
     separate_arguments(flag_list UNIX_COMMAND "${flags}")
-    execute_process(COMMAND "${COMPILER}" -std=c++17 ${flag_list} ${INCLUDES} -fsyntax-only "${SOURCE}"
+    # -Wfatal-errors: stop at the #error instead of parsing the rest.
+    execute_process(COMMAND "${COMPILER}" -std=c++17 ${flag_list} ${INCLUDES} -fsyntax-only -Wfatal-errors "${SOURCE}"
                     RESULT_VARIABLE refused ERROR_VARIABLE refused_log OUTPUT_QUIET)
     if(refused EQUAL 0 OR NOT refused_log MATCHES "logitloss: compiled with -ffast-math")
         message(FATAL_ERROR "${flags} was not refused with logitloss's message (exit ${refused}):\n${refused_log}")

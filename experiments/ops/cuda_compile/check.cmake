@@ -5,23 +5,26 @@
 # ops_cuda.cu (nvcc), ops.cpp and studies/common.cpp. It checks the CMake
 # code and the CUDA branches of the sources, warnings as errors, where no
 # CUDA LibTorch is installed, and that no link line adds the static CUDA
-# runtime. The tests and benchmarks are configured too: their directories
-# find LibTorch before experiments/ does, so the CUDA choices
-# (cmake/logitlossTorchCuda.cmake) must already be made there.
+# runtime. With TESTS=ON the tests are configured too (the outer build's
+# setting: their dependencies are there): tests/ finds LibTorch before
+# experiments/ does, so the CUDA choices (cmake/logitlossTorchCuda.cmake)
+# must already be made when it does.
 #
 #   cmake -DSOURCE=<repo> -DBINARY=<dir> -DREAL_TORCH_DIR=<Torch_DIR> -DNVCC=<nvcc>
-#         -DCMAKE_MAKE_PROGRAM=<ninja> -P check.cmake
+#         -DCMAKE_MAKE_PROGRAM=<ninja> -DTESTS=ON|OFF [-DPREFIX_PATH=<dir>|<dir>...] -P check.cmake
 # (Ninja, whose targets include the object files.)
-foreach(v SOURCE BINARY REAL_TORCH_DIR NVCC CMAKE_MAKE_PROGRAM)
+foreach(v SOURCE BINARY REAL_TORCH_DIR NVCC CMAKE_MAKE_PROGRAM TESTS)
     if(NOT DEFINED ${v})
         message(FATAL_ERROR "check.cmake needs -D${v}=...")
     endif()
 endforeach()
 
+string(REPLACE "|" ";" PREFIX_PATH "${PREFIX_PATH}")
 file(REMOVE_RECURSE "${BINARY}")
 execute_process(
     COMMAND "${CMAKE_COMMAND}" -S "${SOURCE}" -B "${BINARY}" -G Ninja -DCMAKE_BUILD_TYPE=Release
-            -DLOGITLOSS_BUILD_TESTS=ON -DLOGITLOSS_BUILD_BENCH=ON -DLOGITLOSS_BUILD_EXAMPLES=OFF
+            "-DLOGITLOSS_BUILD_TESTS=${TESTS}" -DLOGITLOSS_BUILD_FUZZ=OFF -DLOGITLOSS_BUILD_BENCH=OFF
+            -DLOGITLOSS_BUILD_EXAMPLES=OFF "-DCMAKE_PREFIX_PATH=${PREFIX_PATH}"
             -DLOGITLOSS_BUILD_EXPERIMENTS=ON -DLOGITLOSS_EXPERIMENTS_CUDA=ON
             "-DCMAKE_CUDA_COMPILER=${NVCC}" "-DTorch_DIR=${CMAKE_CURRENT_LIST_DIR}"
             "-DCMAKE_MAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}"
