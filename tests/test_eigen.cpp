@@ -136,6 +136,17 @@ TEST_CASE("outputs: resized only after the kernel succeeds; a shape they cannot 
     Eigen::Array<float, Eigen::Dynamic, 2> fixed_cols(1, 2);  // rows dynamic: resizable to 3x2
     ll::bce_with_logits_forward_backward(x, y, fixed_cols);
     CHECK((fixed_cols == right).all());
+    // Row-major and vector outputs: the kernel writes the new object itself.
+    Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major(5, 5);
+    CHECK(ll::bce_with_logits_forward_backward(x, y, row_major) == want);
+    REQUIRE(row_major.rows() == 3);
+    CHECK((row_major == right).all());
+    p(5) = 0.25f;
+    Eigen::ArrayXf s_right(6);
+    const float bce_want = ll::bce_forward_backward(p, t, s_right);
+    CHECK(ll::bce_forward_backward(p, t, s) == bce_want);
+    REQUIRE(s.size() == 6);
+    CHECK((s == s_right).all());
     // Shapes the output cannot take: size_mismatch, not Eigen's assertion.
     Eigen::Array<float, 2, 2> fixed;
     CHECK(kind_of([&] { ll::bce_with_logits_forward_backward(x, y, fixed); }) ==
