@@ -21,8 +21,8 @@
 // Outputs: a plain object (Array, Matrix, Vector) of another shape is
 // resized, where its compile-time sizes allow the operands' shape, and only
 // after the kernel has succeeded: the result is computed into a new object
-// of that shape (swapped in) or a buffer first, so on bad input the output
-// keeps its shape and contents ("nothing is written on error"). One that cannot take the shape (a fixed 2x2 for 3x2
+// of that shape, swapped in, so on bad input the output keeps its shape and
+// contents ("nothing is written on error"). One that cannot take the shape (a fixed 2x2 for 3x2
 // operands, a column vector for a matrix) and any other output of another
 // shape throw size_mismatch.
 #pragma once
@@ -106,50 +106,46 @@ bool eigen_can_take_shape(Eigen::Index rows, Eigen::Index cols) noexcept {
     return rows_ok && cols_ok;
 }
 
+// Runs kernel(x, y, n, out_ptr) into `out`, which has x's shape: directly
+// where out's layout is the kernels' (row-major contiguous), else into a
+// row-major buffer assigned to out once the kernel has returned.
+template <class T, class O, class K>
+T eigen_run_into(O& out, K& kernel, const eigen_input<T>& xi, const eigen_input<T>& yi, Eigen::Index rows,
+                 Eigen::Index cols) {
+    using OD = std::decay_t<O>;
+    const auto n = static_cast<std::size_t>(rows * cols);
+    if constexpr ((int(OD::Flags) & Eigen::DirectAccessBit) != 0 && (int(OD::Flags) & Eigen::LvalueBit) != 0) {
+        if (eigen_row_major_contiguous(out)) return kernel(xi.data(), yi.data(), n, out.derived().data());
+    }
+    std::vector<T> buf(n);
+    const T r = kernel(xi.data(), yi.data(), n, buf.data());
+    Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(buf.data(), rows, cols);
+    if constexpr (std::is_base_of<Eigen::ArrayBase<OD>, OD>::value)
+        out = m;
+    else
+        out = m.matrix();
+    return r;
+}
+
 // Runs kernel(x, y, n, grad_ptr) and delivers the gradient into `grad`. A
 // plain object of another shape that can take x's shape gets it once the
-// kernel has returned (the kernel writes into a new object, or a buffer,
-// until then), so that a kernel that throws leaves `grad` as it was.
+// kernel has returned: the kernel's result goes into a new object of that
+// shape, swapped in, so that a kernel that throws leaves `grad` as it was.
 template <class T, class DX, class G, class K>
 T eigen_with_grad(const char* fn, const Eigen::DenseBase<DX>& x, G& grad, K kernel, const eigen_input<T>& xi,
                   const eigen_input<T>& yi) {
     using GD = std::decay_t<G>;
-    bool resize = false;
     if constexpr (std::is_base_of<Eigen::PlainObjectBase<GD>, GD>::value) {
-        resize = (grad.rows() != x.rows() || grad.cols() != x.cols()) &&
-                 eigen_can_take_shape<GD>(x.rows(), x.cols());
-    }
-    if (!resize) eigen_same_shape(fn, "the gradient output", x, grad);
-    const auto n = static_cast<std::size_t>(x.size());
-    if constexpr (std::is_base_of<Eigen::PlainObjectBase<GD>, GD>::value) {
-        if (resize) {
-            // A new object of the right shape, swapped in on success; written
-            // directly where its layout is the kernels' (row-major, vectors).
+        if ((grad.rows() != x.rows() || grad.cols() != x.cols()) && eigen_can_take_shape<GD>(x.rows(), x.cols())) {
             GD fresh;
             fresh.resize(x.rows(), x.cols());
-            if (eigen_row_major_contiguous(fresh)) {
-                const T r = kernel(xi.data(), yi.data(), n, fresh.data());
-                grad.swap(fresh);
-                return r;
-            }
+            const T r = eigen_run_into(fresh, kernel, xi, yi, x.rows(), x.cols());
+            grad.swap(fresh);
+            return r;
         }
     }
-    if constexpr ((int(GD::Flags) & Eigen::DirectAccessBit) != 0 && (int(GD::Flags) & Eigen::LvalueBit) != 0) {
-        if (!resize && eigen_row_major_contiguous(grad))
-            return kernel(xi.data(), yi.data(), n, grad.derived().data());
-    }
-    std::vector<T> buf(n);
-    const T r = kernel(xi.data(), yi.data(), n, buf.data());
-    if constexpr (std::is_base_of<Eigen::PlainObjectBase<GD>, GD>::value) {
-        if (resize) grad.resize(x.rows(), x.cols());
-    }
-    Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(buf.data(), x.rows(),
-                                                                                       x.cols());
-    if constexpr (std::is_base_of<Eigen::ArrayBase<GD>, GD>::value)
-        grad = m;
-    else
-        grad = m.matrix();
-    return r;
+    eigen_same_shape(fn, "the gradient output", x, grad);
+    return eigen_run_into(grad, kernel, xi, yi, x.rows(), x.cols());
 }
 
 }  // namespace detail
