@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
-#include <limits>
 #include <iostream>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
