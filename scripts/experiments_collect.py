@@ -13,6 +13,7 @@ whether the target is met. Exit status 1 for a SOURCE that is not a results
 folder, or with --strict when a target is not met or not measured.
 """
 import csv
+import math
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ LEARNED_AT = 60.0  # test accuracy (%) from which fixes counts a run as learning
 CHANCE_WITHIN = 2.0  # points from a one-class predictor's accuracy that count as chance
 N_KERNELS = 64 << 20  # the kernels target's N
 EXPLODED_PCT = 50.0  # saturated logits (%) at step 1 or 2 that count as the first-step explosion
-RECOVERED_PCT = 5.0  # saturated logits (%) at the last step, at most, that count as a recovery
+RECOVERED_PCT = 5.0  # saturated logits (%), at most, at the last step for a recovery and at step 0 before an explosion
 
 # The seeds' fixes table (Sigmoid+BCELoss, proper init, VGG16 without BatchNorm, Adam
 # lr 1e-3 unless the fix changes it): does the network learn?
@@ -148,15 +149,17 @@ def check_lockstep(src, t):
         sig, bcewl = losses.get("sigmoid_bce"), losses.get("bce_with_logits")
         if not sig or not bcewl:
             continue
+        start = float(sig[0]["saturated_pct"])
         first = [float(r["saturated_pct"]) for r in sig[1:3]]
-        explosion = bool(first) and max(first) >= EXPLODED_PCT
+        explosion = start <= RECOVERED_PCT and bool(first) and max(first) >= EXPLODED_PCT
         sig_dead = sum(float(r["fc3_grad_norm"]) == 0 for r in sig)
         sig_last, bcewl_last = float(sig[-1]["saturated_pct"]), float(bcewl[-1]["saturated_pct"])
         recovered = bcewl_last <= RECOVERED_PCT and float(bcewl[-1]["fc3_grad_norm"]) > 0
         stuck = sig_last >= EXPLODED_PCT and sig_dead > 0
         ok = explosion and recovered and stuck
         met = met or ok
-        shown.append(f"init {init}, lr {rate}: saturated {max(first) if first else 0:.1f}% at steps 1-2; "
+        shown.append(f"init {init}, lr {rate}: saturated {start:.1f}% at step 0, "
+                     f"{max(first) if first else 0:.1f}% at steps 1-2; "
                      f"last step: Sigmoid+BCELoss {sig_last:.1f}% saturated, fc3 gradient 0 at {sig_dead} of "
                      f"{len(sig)} steps; BCEWithLogitsLoss {bcewl_last:.1f}% saturated"
                      f"{' (shows it)' if ok else ''}")
@@ -223,10 +226,12 @@ def check_compare(src, t):
     if not rows:
         t.add(target, "no compare/lockstep.csv", None)
         return
-    step = {impl: statistics.median(float(r["seconds"]) for r in rows if r["impl"] == impl)
-            for impl in ("native", "ours") if any(r["impl"] == impl for r in rows)}
-    if len(step) != 2:
-        t.add(target, "compare/lockstep.csv lacks one implementation", None)
+    # A step stopped before its update has no time (nan).
+    timed = [r for r in rows if math.isfinite(float(r["seconds"]))]
+    step = {impl: statistics.median(float(r["seconds"]) for r in timed if r["impl"] == impl)
+            for impl in ("native", "ours") if any(r["impl"] == impl for r in timed)}
+    if len(step) != 2 or not step["native"] > 0:
+        t.add(target, "compare/lockstep.csv lacks one implementation's timed steps", None)
         return
     agree = "Verdict: agree." in md
     ratio = step["ours"] / step["native"]
@@ -315,8 +320,8 @@ def main(argv):
                 + " ".join(provenance) + "\n\n")
         f.write(t.markdown() + "\n\n")
         f.write(f"Chance: within {CHANCE_WITHIN:g} points of the accuracy of predicting one class for every test "
-                f"image. Explosion: at least {EXPLODED_PCT:g}% of the logits saturated (|x| >= 16.6355) at step 1 "
-                f"or 2; recovery: at most {RECOVERED_PCT:g}% saturated at the last step and a non-zero fc3 "
+                f"image. Explosion: at most {RECOVERED_PCT:g}% of the logits saturated (|x| >= 16.6355) at step 0 and "
+                f"at least {EXPLODED_PCT:g}% at step 1 or 2; recovery: at most {RECOVERED_PCT:g}% saturated at the last step and a non-zero fc3 "
                 f"gradient. A fix works when the test accuracy reaches {LEARNED_AT:g}%.\n")
         if fixes:
             f.write("\n## Fixes against the seeds' table\n\n" + fixes + "\n")

@@ -129,6 +129,14 @@ class Collect(unittest.TestCase):
                   + lock_rows("native", "bce_with_logits", [0, 100, 100, 60], [0.3, 990, 1, 1]))
         self.broken(3)
 
+    def test_saturated_from_the_start_is_no_explosion(self):
+        # Logits saturated before any update: what follows is not the
+        # first-step explosion, however the runs end.
+        write_csv(os.path.join(self.d, "lockstep.csv"), LOCK_COLS,
+                  lock_rows("native", "sigmoid_bce", [100, 100, 100, 100], [0.3, 0, 0, 0])
+                  + lock_rows("native", "bce_with_logits", [100, 100, 0, 0], [0.3, 990, 0.05, 0.02]))
+        self.broken(3)
+
     def test_fix_disagrees(self):
         write_csv(os.path.join(self.d, "fixes.csv"), TRAIN_COLS,
                   [train_row("sigmoid_bce", 80, 0.1, clip="1", run="clip"),
@@ -162,6 +170,20 @@ class Collect(unittest.TestCase):
                   lock_rows("native", "sigmoid_bce", [0, 0, 0], [1, 1, 1], seconds=0.100)
                   + lock_rows("ours", "sigmoid_bce", [0, 0, 0], [1, 1, 1], seconds=0.102))
         self.broken(6)
+
+    def test_stopped_steps_are_not_timed(self):
+        # A step stopped before its update has seconds nan: left out of the
+        # median (ours: 0.1005 s from its one timed step).
+        rows = (lock_rows("native", "sigmoid_bce", [0, 0, 0], [1, 1, 1], seconds=0.100)
+                + lock_rows("ours", "sigmoid_bce", [0, 0, 0], [1, 1, 1], seconds=0.1005))
+        rows[4]["seconds"] = rows[5]["seconds"] = "nan"
+        write_csv(os.path.join(self.d, "compare", "lockstep.csv"), LOCK_COLS, rows)
+        self.assertTrue(verdicts(self.d)[6])
+        # With none timed, nothing is measured.
+        for r in rows[3:]:
+            r["seconds"] = "nan"
+        write_csv(os.path.join(self.d, "compare", "lockstep.csv"), LOCK_COLS, rows)
+        self.assertIsNone(verdicts(self.d)[6])
 
     def test_missing_reports_are_not_measured(self):
         os.remove(os.path.join(self.d, "kernels.csv"))

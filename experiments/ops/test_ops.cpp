@@ -9,7 +9,8 @@
 //               plus one rounding each for the weight, the mean's 1/n and
 //               grad_output); soft-target logit gradients, a difference
 //               that cancels, within 8u times the sum of its terms.
-//   torch       agreement with torch's own functions, forward and backward.
+//   torch       agreement with torch's own functions, forward and backward,
+//               run on the device under test.
 //               torch's float32 is off by up to ~9e8 ulp in the tails (the
 //               project README, "Where PyTorch is the inaccurate one"), so
 //               both dtypes are compared against torch run in float64 where
@@ -25,8 +26,10 @@
 //   policy      broadcasting of weight and pos_weight, contiguity, empty
 //               inputs, the forward-only path, and the errors.
 //   CUDA        when this build has the CUDA path and a GPU is present: the
-//               same checks on CUDA tensors against the CPU results, run to
-//               run reproducibility of the reduction, unaligned inputs.
+//               same checks on CUDA tensors, against the reference and
+//               against torch's own CUDA functions (float64 on the GPU, the
+//               same trusted ranges), run to run reproducibility of the
+//               reduction, unaligned inputs, the sum against the CPU's.
 //               Skipped otherwise, a failure with LOGITLOSS_TEST_REQUIRE_CUDA=1.
 #include "ops/ops.hpp"
 
@@ -259,9 +262,10 @@ void run_variant(const variant& v, torch::Device device, std::uint32_t seed, std
             out.backward(gout.to(opts));
         return std::make_pair(out.detach(), xr.grad());
     };
+    // torch's own functions on the same device: on CUDA, its CUDA kernels.
     const auto ours = run(x.to(device), false);
-    const auto t64 = run(x.to(torch::kFloat64), true);
-    const auto t32 = std::is_same<T, float>::value ? run(x, true) : t64;
+    const auto t64 = run(x.to(device, torch::kFloat64), true);
+    const auto t32 = std::is_same<T, float>::value ? run(x.to(device), true) : t64;
     const std::vector<T> loss = values<T>(ours.first), grad = values<T>(ours.second);
     const std::vector<double> loss64 = values<double>(t64.first), grad64 = values<double>(t64.second);
     const std::vector<T> loss32 = values<T>(t32.first), grad32 = values<T>(t32.second);
@@ -689,7 +693,7 @@ TEST_CASE("errors: dtype, device, shape, broadcasting, values, gradients") {
     CHECK_ERROR(torch::autograd::grad({loss}, {a}, {}, true, true), "double backward");
 }
 
-TEST_CASE("CUDA tensors against the CPU results (needs the CUDA build and a GPU)") {
+TEST_CASE("CUDA tensors: the reference, torch's CUDA functions, the CPU's sum (needs the CUDA build and a GPU)") {
     if (!ops::cuda_enabled() || !torch::cuda::is_available()) {
         const std::string why = ops::cuda_enabled() ? "no CUDA device" : "built without LOGITLOSS_EXPERIMENTS_CUDA";
         // Where the GPU is the point (scripts/experiments on a CUDA machine

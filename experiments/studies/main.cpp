@@ -218,12 +218,12 @@ const std::vector<option_def>& options() {
         {"--tolerance", "T", "relative tolerance of --compare (default 1e-3, see README.md)", compare,
          [](st::settings& s, const std::string& v) { s.tolerance = parse_number("--tolerance", v, 0, false); }},
         {"--init", "raschka|proper|torch",
-         "the initialisation (fixes: default proper; layers: default raschka; lockstep, train: only this one "
-         "instead of both raschka and proper)",
+         "the initialisation; torch (also: default) is LibTorch's own (fixes: default proper; layers: default "
+         "raschka; lockstep, train: only this one instead of both raschka and proper)",
          init_choice,
          [](st::settings& s, const std::string& v) {
-             if (v != "raschka" && v != "proper" && v != "torch")
-                 throw std::invalid_argument("--init is raschka, proper or torch, got '" + v + "'");
+             if (v != "raschka" && v != "proper" && v != "torch" && v != "default")
+                 throw std::invalid_argument("--init is raschka, proper or torch (default), got '" + v + "'");
              s.init = v;
          }},
         {"--lr", "LR", "Adam's learning rate (default 1e-3)", lr_choice,

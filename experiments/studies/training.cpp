@@ -8,6 +8,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <stdexcept>
 
 #include <logitloss/diagnostics.hpp>
@@ -38,7 +39,7 @@ struct step_record {
     double fc3_grad = nan;   // norm of the final layer's weight gradient, in float64
     double grad_norm = nan;  // norm of the whole gradient, before any clipping
     std::vector<double> layer_grads;
-    double seconds = 0;
+    double seconds = nan;  // the whole step's time; NaN for a step stopped before its update
 };
 
 // The norm of a parameter's gradient as a one-element float64 tensor on the
@@ -221,13 +222,25 @@ struct lockstep_run {
     bool stopped = false;
 };
 
-// Runs every configuration with one implementation; both losses of a
-// configuration from identical weights, batches and dropout masks.
-std::vector<lockstep_run> run_lockstep_impl(const settings& s, const plan& p, const data_sets& d,
-                                            const torch::Device& device, loss_impl impl,
-                                            const std::vector<lockstep_config>& configs, progress& bar,
-                                            double& done, bool layers, bool perturbed = false) {
-    std::vector<lockstep_run> runs;
+// One pass of lockstep: an implementation, and whether it is the rounding
+// twin of --compare.
+struct lockstep_pass {
+    loss_impl impl;
+    bool perturbed = false;
+};
+
+// Runs every configuration with every pass; result[i] holds pass i's runs,
+// both losses of each configuration. All of a configuration's trainers
+// start from identical weights and see identical batches and dropout
+// masks, and they take each step in turn (pass by pass, then the next
+// step), so that a pass's step times are measured beside the other's, not
+// minutes apart on a device whose clocks and caches change meanwhile.
+std::vector<std::vector<lockstep_run>> run_lockstep_passes(const settings& s, const plan& p, const data_sets& d,
+                                                           const torch::Device& device,
+                                                           const std::vector<lockstep_pass>& passes,
+                                                           const std::vector<lockstep_config>& configs,
+                                                           progress& bar, double& done, bool layers) {
+    std::vector<std::vector<lockstep_run>> result(passes.size());
     const int steps = checked_steps(p);
     for (const auto& config : configs) {
         run_spec a, b;
@@ -235,32 +248,37 @@ std::vector<lockstep_run> run_lockstep_impl(const settings& s, const plan& p, co
         a.lr = b.lr = config.lr;
         a.loss = loss_fn::sigmoid_bce;
         b.loss = loss_fn::bce_with_logits;
-        trainer ta(a, p, weights_seed(s.seed), device, impl);
-        trainer tb(b, p, weights_seed(s.seed), device, impl);
-        if (perturbed) {
-            ta.perturb(mix_seed(s.seed, 3));
-            tb.perturb(mix_seed(s.seed, 3));
+        // Trainers 2i and 2i + 1 are pass i's two losses.
+        std::vector<std::unique_ptr<trainer>> trainers;
+        std::vector<lockstep_run> runs;
+        for (const auto& pass : passes) {
+            for (const run_spec* spec : {&a, &b}) {
+                trainers.push_back(std::make_unique<trainer>(*spec, p, weights_seed(s.seed), device, pass.impl));
+                if (pass.perturbed) trainers.back()->perturb(mix_seed(s.seed, 3));
+                runs.push_back(lockstep_run{pass.impl, pass.perturbed, config, spec->loss, {}, false});
+                if (!same_weights(trainers.front()->model(), trainers.back()->model()))
+                    throw std::logic_error("lockstep: the copies do not start from identical weights");
+            }
         }
-        if (!same_weights(ta.model(), tb.model()))
-            throw std::logic_error("lockstep: the two copies do not start from identical weights");
         const batches data(d.train, p.batch, steps, order_seed(s.seed), device);
-        lockstep_run ra{impl, perturbed, config, a.loss, {}, false}, rb{impl, perturbed, config, b.loss, {}, false};
         for (int k = 0; k < steps; ++k) {
             const auto [x, y] = data.at(k);
-            for (auto* pair : {&ra, &rb}) {
-                trainer& t = pair == &ra ? ta : tb;
-                if (t.stopped()) continue;
-                pair->steps.push_back(t.step(x, y, k, dropout_seed(s.seed, k), layers));
-                pair->stopped = t.stopped();
+            for (std::size_t i = 0; i < passes.size(); ++i) {
+                for (std::size_t j = 2 * i; j < 2 * i + 2; ++j) {
+                    trainer& t = *trainers[j];
+                    if (t.stopped()) continue;
+                    runs[j].steps.push_back(t.step(x, y, k, dropout_seed(s.seed, k), layers));
+                    runs[j].stopped = t.stopped();
+                }
+                done += 1;
+                bar.update(done, std::string(impl_name(passes[i].impl)) + (passes[i].perturbed ? " (perturbed)" : "") +
+                                     ", " + config.label() + ", step " + std::to_string(k + 1) + "/" +
+                                     std::to_string(steps));
             }
-            done += 1;
-            bar.update(done, std::string(impl_name(impl)) + (perturbed ? " (perturbed)" : "") + ", " + config.label() + ", step " + std::to_string(k + 1) +
-                                 "/" + std::to_string(steps));
         }
-        runs.push_back(std::move(ra));
-        runs.push_back(std::move(rb));
+        for (std::size_t j = 0; j < runs.size(); ++j) result[j / 2].push_back(std::move(runs[j]));
     }
-    return runs;
+    return result;
 }
 
 void lockstep_table(std::ostream& md, const lockstep_run& r, int steps) {
@@ -425,7 +443,8 @@ std::vector<comparison> compare_runs(const std::vector<lockstep_run>& native, co
 double median_step_seconds(const std::vector<lockstep_run>& runs) {
     std::vector<double> t;
     for (const auto& r : runs)
-        for (const auto& x : r.steps) t.push_back(x.seconds);
+        for (const auto& x : r.steps)
+            if (std::isfinite(x.seconds)) t.push_back(x.seconds);
     return median(std::move(t));
 }
 
@@ -486,11 +505,11 @@ int run_lockstep(const settings& s) {
     const std::size_t passes = impls.size() + (s.compare ? 1 : 0);
     progress bar(s.study, static_cast<double>(passes * configs.size()) * p.steps, "lockstep steps");
     double done = 0;
-    std::vector<std::vector<lockstep_run>> results;
-    for (const loss_impl impl : impls)
-        results.push_back(run_lockstep_impl(s, p, d, device, impl, configs, bar, done, false));
-    if (s.compare)
-        results.push_back(run_lockstep_impl(s, p, d, device, loss_impl::native, configs, bar, done, false, true));
+    std::vector<lockstep_pass> pass_list;
+    for (const loss_impl impl : impls) pass_list.push_back({impl, false});
+    if (s.compare) pass_list.push_back({loss_impl::native, true});
+    const std::vector<std::vector<lockstep_run>> results =
+        run_lockstep_passes(s, p, d, device, pass_list, configs, bar, done, false);
     bar.finish();
 
     report rep(s, "Sigmoid+BCELoss vs BCEWithLogitsLoss in lock step");
@@ -572,7 +591,8 @@ int run_lockstep(const settings& s) {
            << general(worst_twin, 3) << "); at step 0, of any quantity: " << general(worst_step0, 3)
            << ". Verdict: " << (status == 0 ? "agree" : "DIFFER") << ".\n\n";
         const double native_step = median_step_seconds(results[0]), ours_step = median_step_seconds(results[1]);
-        md << "Time of a training step (forward, loss, backward, Adam; median over every step of every run): native "
+        md << "Time of a training step (forward, loss, backward, Adam; median over every step of every run, the "
+              "implementations taking each step in turn): native "
            << general(native_step, 4) << " s, ours " << general(ours_step, 4) << " s, ours / native = "
            << fixed(ours_step / native_step, 4) << ".\n";
         std::cerr << "[lockstep] step time: native " << general(native_step, 4) << " s, ours " << general(ours_step, 4)
@@ -598,7 +618,7 @@ int run_layers(const settings& s) {
     const lockstep_config config{parse_init(s.init.empty() ? "raschka" : s.init), s.lrs.empty() ? 1e-3 : s.lrs.front()};
     progress bar(s.study, p.steps, "steps");
     double done = 0;
-    const auto runs = run_lockstep_impl(s, p, d, device, s.impl, {config}, bar, done, true);
+    const auto runs = run_lockstep_passes(s, p, d, device, {{s.impl, false}}, {config}, bar, done, true).front();
     bar.finish();
 
     // Layer names from a model of the same layers: the smallest one, since
@@ -761,6 +781,7 @@ double images_per_second(const std::vector<trained>& runs, int batch) {
     double images = 0, seconds = 0;
     for (const auto& r : runs)
         for (const auto& x : r.steps) {
+            if (!std::isfinite(x.seconds)) continue;  // stopped before its update
             images += batch;
             seconds += x.seconds;
         }
