@@ -132,9 +132,10 @@ struct outputs {
 // CUDA kernels call (float logits through their double evaluation, the
 // value before the rounding to float), the weight and the mean's 1/n
 // applied to that double value as documented, one rounding to T; the sum
-// exact (MPFR), rounded to double and then to T, as the kernels' two-sum
-// pair is, of the element values (double) or of the chunks' sums in plain
-// double (float: 4 elements from a multiple of 4, added in index order).
+// exact (MPFR), rounded once to T, as the kernels' two-sum pair is
+// (detail::rounded_sum), of the element values (double) or of the chunks'
+// sums in plain double (float: 4 elements from a multiple of 4, added in
+// index order).
 // (The CPU kernels' SIMD paths compute the same formulas, but without a
 // fused multiply-add on baseline x86-64 a bce on probabilities, or a
 // double, may differ from the scalar path by a rounding there: the GPU has
@@ -175,7 +176,8 @@ void reference(const loss_case& k, bool probabilities, const inputs<T>& in, std:
         if (i % chunk_size == chunk_size - 1 || i + 1 == k.n) mpfr_add_d(chunks, chunks, chunk, MPFR_RNDN);
     }
     const auto reduced = [&](mpfr_t total) {
-        const T t = static_cast<T>(mpfr_get_d(total, MPFR_RNDN));
+        const T t = std::is_same<T, float>::value ? static_cast<T>(mpfr_get_flt(total, MPFR_RNDN))
+                                                  : static_cast<T>(mpfr_get_d(total, MPFR_RNDN));
         return !mean ? t : k.n > 0 ? t / static_cast<T>(k.n) : std::numeric_limits<T>::quiet_NaN();
     };
     if (!none) {
@@ -378,13 +380,12 @@ TEST_CASE("cuda (emulated): the sum is reproducible and the workspace the caller
 TEST_CASE("cuda (emulated): a float chunk is added in plain double before the two-sum") {
     // Logits of magnitude >= 288 with target 0 lose exactly max(x, 0), and
     // a weight multiplies that exactly: element losses 512, 2^-44, 2^-15
-    // and 0 in the first chunk, 2^-44 and zeros in the second. The exact sum
-    // 512 + 2^-15 + 2^-43 is a double just above the midpoint of two floats,
-    // and the CPU kernels round it up to 512 + 2^-14. In the first chunk
+    // and 0 in the first chunk, zeros in the second. The exact sum
+    // 512 + 2^-15 + 2^-44 is a double just above the midpoint of two floats,
+    // and the CPU kernels round it up to 512 + 2^-14. In the chunk,
     // 512 + 2^-44 is a tie in double and rounds to 512; the sum is then
-    // 512 + 2^-15 + 2^-44, a tie in double again, rounded to even, 512 +
-    // 2^-15: the floats' midpoint, rounded to even, 512. Only a sum this
-    // close to a rounding boundary differs.
+    // 512 + 2^-15 exactly, the floats' midpoint, rounded to even, 512. Only
+    // a sum this close to a rounding boundary differs.
     const float big = 512.f, tiny = std::ldexp(1.f, -53), mid = std::ldexp(1.f, -24);
     const float y[8] = {};
     const auto both = [&](const float* x, const float* w) {
@@ -400,7 +401,7 @@ TEST_CASE("cuda (emulated): a float chunk is added in plain double before the tw
         return std::make_pair(gpu, ll::bce_with_logits_forward(x, y, 8, co));
     };
     const float above = std::nextafter(big, 2 * big);
-    const float split_x[] = {big, big, big, -big, big, -big, -big, -big};
+    const float split_x[] = {big, big, big, -big, -big, -big, -big, -big};
     const float split_w[] = {1.f, tiny, mid, 1.f, tiny, 1.f, 1.f, 1.f};
     const auto [gpu, cpu] = both(split_x, split_w);
     CHECK(same_bits(gpu, big));
@@ -412,6 +413,15 @@ TEST_CASE("cuda (emulated): a float chunk is added in plain double before the tw
     const auto [gpu2, cpu2] = both(together_x, together_w);
     CHECK(same_bits(gpu2, above));
     CHECK(same_bits(cpu2, above));
+    // Chunk sums 512 + 2^-15 and 2^-81: the pair holds 512 + 2^-15 + 2^-81
+    // exactly, just above the floats' midpoint, and both round it once to
+    // 512 + 2^-14 (through double, the 2^-81 would be lost and the tie go
+    // to even, 512).
+    const float far_x[] = {big, big, -big, -big, big, -big, -big, -big};
+    const float far_w[] = {1.f, mid, 1.f, 1.f, std::ldexp(1.f, -90), 1.f, 1.f, 1.f};
+    const auto [gpu3, cpu3] = both(far_x, far_w);
+    CHECK(same_bits(gpu3, above));
+    CHECK(same_bits(cpu3, above));
 }
 
 TEST_CASE("cuda (emulated): special values follow the CPU kernels") {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include <logitloss/eigen.hpp>
@@ -46,6 +47,18 @@ TEST_CASE("vectors: in place, same as the pointer kernels") {
     for (int i = 0; i < 101; ++i) CHECK(gm(2, i) == gp[static_cast<std::size_t>(i)]);
     CHECK(gm.row(0).isZero());
 }
+
+// options' spans are read row by row: a column-major matrix or array does
+// not convert to one (its data() is column by column, a silent
+// transposition of the weights); vectors and row-major objects do.
+using RowMajorArray = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+static_assert(!std::is_constructible<ll::span<const float>, const Eigen::ArrayXXf&>::value, "column-major");
+static_assert(!std::is_constructible<ll::span<float>, Eigen::MatrixXf&>::value, "column-major");
+static_assert(!std::is_constructible<ll::span<const float>, const Eigen::Matrix2f&>::value, "column-major, fixed");
+static_assert(std::is_constructible<ll::span<const float>, const RowMajorArray&>::value, "row-major");
+static_assert(std::is_constructible<ll::span<const float>, const Eigen::ArrayXf&>::value, "column vector");
+static_assert(std::is_constructible<ll::span<float>, Eigen::RowVectorXf&>::value, "row vector");
+static_assert(std::is_constructible<ll::span<const float>, const std::vector<float>&>::value, "std::vector");
 
 TEST_CASE("matrices: coordinates pair up whatever the storage order; pos_weight per column") {
     using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

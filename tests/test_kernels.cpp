@@ -240,6 +240,72 @@ TEST_CASE("compensated sum: exact where a naive float loop is visibly wrong") {
     CHECK(support::ulp_distance(ll::bce_with_logits_forward(xs.data(), ys.data(), 4, wo), static_cast<float>(e2)) <= 1);
 }
 
+TEST_CASE("a float sum is rounded once from its double-word value, not through double") {
+    // Losses 512, 2^-15 and 2^-81 (logits >= 288 with target 0 lose exactly
+    // x, and a weight multiplies that exactly), in three lanes: the
+    // double-word sum is exactly 512 + 2^-15 + 2^-81, just above the
+    // midpoint 512 + 2^-15 of two floats. Rounded to double first, the 2^-81
+    // is lost and the tie goes to even, 512; rounded once, 512 + 2^-14.
+    const std::vector<float> x(5, 512.f), y(5, 0.f),
+        w = {1.f, std::ldexp(1.f, -24), 0.f, 0.f, std::ldexp(1.f, -90)};
+    ll::options<float> o;
+    o.reduce = ll::reduction::sum;
+    o.weight = ll::span<const float>(w);
+    CHECK(ll::bce_with_logits_forward(x.data(), y.data(), x.size(), o) == 512.f + std::ldexp(1.f, -14));
+    // Just below the midpoint, and on the negative side: negative weights,
+    // unchecked (the value checks refuse them).
+    o.check = false;
+    const std::vector<float> below = {1.f, std::ldexp(1.f, -24), 0.f, 0.f, -std::ldexp(1.f, -90)};
+    o.weight = ll::span<const float>(below);
+    CHECK(ll::bce_with_logits_forward(x.data(), y.data(), x.size(), o) == 512.f);
+    std::vector<float> negative(w);
+    for (float& v : negative) v = -v;
+    o.weight = ll::span<const float>(negative);
+    CHECK(ll::bce_with_logits_forward(x.data(), y.data(), x.size(), o) == -(512.f + std::ldexp(1.f, -14)));
+    // The rounding itself, at and beside the midpoint of 1 and 1 + 2^-23.
+    const double mid = 1.0 + std::ldexp(1.0, -24), tiny = std::ldexp(1.0, -80);
+    CHECK(ll::detail::rounded_sum<float>(mid, tiny) == 1.f + std::ldexp(1.f, -23));
+    CHECK(ll::detail::rounded_sum<float>(mid, -tiny) == 1.f);
+    CHECK(ll::detail::rounded_sum<float>(mid, 0.0) == 1.f);  // an exact tie: to even
+    CHECK(ll::detail::rounded_sum<float>(-mid, -tiny) == -(1.f + std::ldexp(1.f, -23)));
+    CHECK(ll::detail::rounded_sum<float>(tiny, mid) == 1.f + std::ldexp(1.f, -23));
+    CHECK(ll::detail::rounded_sum<double>(mid, tiny) == mid);
+    CHECK(std::isinf(ll::detail::rounded_sum<float>(HUGE_VAL, -1.0)));
+    CHECK(std::isnan(ll::detail::rounded_sum<float>(NAN, 1.0)));
+    CHECK(std::isinf(ll::detail::rounded_sum<float>(1e300, 1e300)));  // beyond float, and double, range
+}
+
+TEST_CASE("a float mean is the rounded sum divided by n: within 1.5 ulp of the exact mean") {
+    // PyTorch's order: the sum rounded to float (half an ulp of the sum),
+    // then divided by n and rounded again. Half an ulp of the sum, divided
+    // by n, is less than one ulp of the mean, so the mean is within 1.5 ulp,
+    // and more than 1 occurs. Losses x exactly (x >= 288, target 0); their
+    // sum and mean in long double are exact or within 2^-64 relative.
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> logit(388.f, 488.f);
+    ll::options<float> sum;
+    sum.reduce = ll::reduction::sum;
+    double worst = 0;
+    for (int t = 0; t < 20000; ++t) {
+        const std::size_t n = 3 + static_cast<std::size_t>(t % 5);
+        std::vector<float> x(n), y(n, 0.f);
+        long double exact = 0;
+        for (float& v : x) {
+            v = logit(rng);
+            exact += v;
+        }
+        exact /= static_cast<long double>(n);
+        const float mean = ll::bce_with_logits_forward(x.data(), y.data(), n);
+        const float total = ll::bce_with_logits_forward(x.data(), y.data(), n, sum);
+        CHECK(mean == static_cast<float>(static_cast<double>(total) / static_cast<double>(n)));
+        const long double ulp = static_cast<long double>(std::nextafter(mean, INFINITY)) - mean;
+        worst = std::max(worst, static_cast<double>(std::fabs((mean - exact) / ulp)));
+    }
+    MESSAGE("largest distance of the mean from the exact mean: " << worst << " ulp");
+    CHECK(worst < 1.5);
+    CHECK(worst > 1.0);  // the bound is not 1 ulp
+}
+
 TEST_CASE("reductions are bitwise identical across SIMD widths (accumulator)" *
           doctest::skip(support::arch_count() < 2)) {
     // The accumulator assigns element i to virtual lane i mod 16 whatever the

@@ -237,11 +237,10 @@ __device__ inline partial_sum block_sum(partial_sum v) noexcept {
     return r;
 }
 
-// The sum rounded once to T (hi alone when it is inf or NaN: lo is then
-// meaningless). hi - hi == 0 exactly when hi is finite.
+// The sum rounded once to T (detail::rounded_sum, as on the CPU).
 template <class T>
 __device__ inline T rounded(const partial_sum& s) noexcept {
-    return static_cast<T>(s.hi - s.hi == 0.0 ? s.hi + s.lo : s.hi);
+    return ::logitloss::detail::rounded_sum<T>(s.hi, s.lo);
 }
 
 template <class T>

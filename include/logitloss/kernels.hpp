@@ -61,15 +61,34 @@ namespace logitloss {
 // the (weighted) sum by the number of elements, not by the sum of weights.
 enum class reduction { none, sum, mean };
 
+namespace span_detail {
+// Whether C is a column-major Eigen matrix or array that can have more
+// than one row and more than one column: its data() is in another order
+// than the row-major one the kernels index weights and losses by.
+template <class C, class = void>
+struct column_major_matrix : std::false_type {};
+template <class C>
+struct column_major_matrix<C, std::enable_if_t<sizeof(std::remove_cv_t<C>::IsRowMajor) != 0 &&
+                                               sizeof(std::remove_cv_t<C>::RowsAtCompileTime) != 0 &&
+                                               sizeof(std::remove_cv_t<C>::ColsAtCompileTime) != 0>>
+    : std::integral_constant<bool, !std::remove_cv_t<C>::IsRowMajor && std::remove_cv_t<C>::RowsAtCompileTime != 1 &&
+                                       std::remove_cv_t<C>::ColsAtCompileTime != 1> {};
+}  // namespace span_detail
+
 // A pointer and a length; converts from any contiguous container with
-// data() and size() (std::vector, std::array, Eigen plain objects).
+// data() and size() (std::vector, std::array, Eigen vectors and row-major
+// plain objects). Not from a column-major Eigen matrix or array: the
+// kernels read weights and losses row by row, and its data() is column by
+// column (a silent transposition); use a row-major one, or pass data() and
+// size() explicitly where the order is known to match.
 template <class T>
 class span {
 public:
     constexpr span() noexcept = default;
     constexpr span(T* data, std::size_t size) noexcept : data_(data), size_(size) {}
     template <class C, class = decltype(std::declval<C&>().data()), class = decltype(std::declval<C&>().size()),
-              class = std::enable_if_t<std::is_convertible<decltype(std::declval<C&>().data()), T*>::value>>
+              class = std::enable_if_t<std::is_convertible<decltype(std::declval<C&>().data()), T*>::value &&
+                                       !span_detail::column_major_matrix<C>::value>>
     constexpr span(C& c) noexcept : data_(c.data()), size_(static_cast<std::size_t>(c.size())) {}
     [[nodiscard]] constexpr T* data() const noexcept { return data_; }
     [[nodiscard]] constexpr std::size_t size() const noexcept { return size_; }
@@ -285,7 +304,7 @@ LOGITLOSS_INLINE void add_to(double_word& a, const double_word& b) noexcept {
 }
 template <class T>
 LOGITLOSS_INLINE T rounded(const double_word& a) noexcept {
-    return static_cast<T>(std::isfinite(a.hi) ? a.hi + a.lo : a.hi);
+    return rounded_sum<T>(a.hi, a.lo);
 }
 
 // Accumulation in `lanes<T>` virtual lanes of double (see the file
@@ -632,7 +651,9 @@ using bce_value_fn = probabilities_fn<false>;
 
 // Reduced BCE-with-logits loss of n logits against n targets in [0,1].
 // Returns the mean or sum (0 with reduction::none, whose losses go to
-// options.losses). Throws logitloss::error on bad input.
+// options.losses: a forward call for those alone discards the result with
+// a cast to void, as [[nodiscard]] asks). Throws logitloss::error on bad
+// input.
 template <class Arch = xsimd::default_arch, class T>
 [[nodiscard]] T bce_with_logits_forward(const T* logits, const T* targets, std::size_t n, const options<T>& opt = {}) {
     if (opt.pos_weight.empty())

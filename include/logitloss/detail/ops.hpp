@@ -98,6 +98,28 @@ LOGITLOSS_HD LOGITLOSS_INLINE S quiet_nan() noexcept {
     return from_bits<S>(to_bits(infinity<S>()) | (U(1) << (float_bits<S>::mantissa_bits - 1)));
 }
 
+// hi + lo, a sum in double-word arithmetic, rounded once to T (hi alone when
+// it is inf or NaN: lo is meaningless then; hi - hi == 0 exactly when hi is
+// finite). For float, the double s = hi + lo is first rounded to odd: when
+// it is inexact (its two-sum error e is not 0) and its last bit is even, it
+// moves one ulp toward the exact sum. A value rounded to odd with two bits
+// more than float (double has 29 more) rounds to the float nearest the
+// exact sum; s itself would not where it falls exactly halfway between two
+// floats and e breaks the tie (as in 1 + 2^-24 + 2^-80).
+template <class T>
+LOGITLOSS_HD LOGITLOSS_INLINE T rounded_sum(double hi, double lo) noexcept {
+    if (!(hi - hi == 0.0)) return static_cast<T>(hi);
+    const double s = hi + lo;
+    if (sizeof(T) == sizeof(double) || !(s - s == 0.0)) return static_cast<T>(s);
+    const double bp = s - hi;
+    const double e = (hi - (s - bp)) + (lo - bp);  // s + e == hi + lo exactly
+    std::uint64_t u = to_bits(s);
+    // s == 0 has e == 0 (a sum of doubles that rounds to 0 is 0), and an
+    // even last bit is never the largest finite magnitude: u +- 1 stays finite.
+    if (e != 0.0 && (u & 1u) == 0) u = (e > 0.0) == (s > 0.0) ? u + 1 : u - 1;
+    return static_cast<T>(from_bits<double>(u));
+}
+
 // The scalar fma on x86-64 host code built without -mfma (plain x86-64, or
 // any -march below haswell / x86-64-v3): there std::fma compiles into a
 // call into libm, which spills every live register and makes each scalar
