@@ -59,6 +59,33 @@ static_assert(std::is_constructible<ll::span<const float>, const RowMajorArray&>
 static_assert(std::is_constructible<ll::span<const float>, const Eigen::ArrayXf&>::value, "column vector");
 static_assert(std::is_constructible<ll::span<float>, Eigen::RowVectorXf&>::value, "row vector");
 static_assert(std::is_constructible<ll::span<const float>, const std::vector<float>&>::value, "std::vector");
+// Views with an inner stride do not convert either; those without do.
+using ColumnMajorRow = decltype(std::declval<Eigen::MatrixXf&>().row(0));
+using RowMajorColumn = decltype(std::declval<RowMajorArray&>().col(0));
+using RowMajorRow = decltype(std::declval<RowMajorArray&>().row(0));
+using ColumnMajorColumn = decltype(std::declval<Eigen::MatrixXf&>().col(0));
+using StridedMap = Eigen::Map<Eigen::VectorXf, 0, Eigen::InnerStride<2>>;
+static_assert(!std::is_constructible<ll::span<float>, ColumnMajorRow&>::value, "a row of a column-major matrix");
+static_assert(!std::is_constructible<ll::span<float>, RowMajorColumn&>::value, "a column of a row-major array");
+static_assert(!std::is_constructible<ll::span<float>, StridedMap&>::value, "an inner stride");
+static_assert(std::is_constructible<ll::span<float>, RowMajorRow&>::value, "a row of a row-major array");
+static_assert(std::is_constructible<ll::span<float>, ColumnMajorColumn&>::value, "a column of a column-major matrix");
+
+TEST_CASE("span from a row-major block: whole rows convert, a part of the rows throws") {
+    RowMajorArray w(4, 3);
+    for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<float>(i);
+    auto rows = w.middleRows(1, 2);
+    const ll::span<float> s(rows);
+    CHECK(s.data() == w.data() + 3);
+    CHECK(s.size() == 6u);
+    auto corner = w.topLeftCorner(2, 2);
+    CHECK_THROWS_AS((void)ll::span<float>{corner}, std::invalid_argument);
+    auto one_row = w.topLeftCorner(1, 2);  // one row: its elements are next to each other
+    CHECK(ll::span<float>(one_row).size() == 2u);
+    Eigen::Map<RowMajorArray, 0, Eigen::OuterStride<>> strided(w.data(), 2, 2, Eigen::OuterStride<>(3));
+    CHECK_THROWS_WITH_AS((void)ll::span<float>{strided}, doctest::Contains("rows of this matrix are not next to each other"),
+                         std::invalid_argument);
+}
 
 TEST_CASE("matrices: coordinates pair up whatever the storage order; pos_weight per column") {
     using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

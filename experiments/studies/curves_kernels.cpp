@@ -191,17 +191,17 @@ std::string datablock(const std::string& name, const std::string& rows) {
 }  // namespace
 
 int run_curves(const settings& given) {
-    // A few thousand elements: the CPU, whatever --device says, and the
-    // report's header says so. With --device cuda the thresholds are
-    // measured on the GPU too (torch's CUDA sigmoid has its own exp).
-    settings s = given;
+    // A few thousand elements: the curves on the CPU, whatever --device
+    // says, and the report's header says so. With --device cuda the
+    // thresholds are measured on the GPU too (torch's CUDA sigmoid has its
+    // own exp), and the header names the GPU.
+    const settings& s = given;
     const bool gpu_edges = s.device == "cuda";
     if (gpu_edges) {
         if (!torch::cuda::is_available())
             throw std::runtime_error("--device cuda: LibTorch sees no CUDA device (a CPU-only LibTorch, or no GPU)");
         std::cerr << "[curves] the curves are computed on the CPU (a few thousand elements); the thresholds on the "
                      "CPU and on the GPU\n";
-        s.device = "cpu";
     }
     if (s.threads > 0) at::set_num_threads(s.threads);
     progress bar(s.study, 4, "parts");
@@ -220,6 +220,7 @@ int run_curves(const settings& given) {
 
     report rep(s, "loss and gradient against the logit");
     rep.header("preset", resolve(s, false).summary);
+    rep.header("computed on", gpu_edges ? "the CPU; the thresholds on the CPU and on the GPU" : "the CPU");
     std::ostream& md = rep.md;
     std::string csv = csv_line({"logit", "y", "sigmoid_torch_f32", "bce_loss_torch_f32", "bce_grad_torch_f32",
                                 "bce_loss_torch_f64", "bce_grad_torch_f64", "bcewl_loss_ours_f32",

@@ -16,11 +16,12 @@
 // to float before they are summed; a float bce on probabilities is the
 // float formula's value, weighted and summed in double). Each lane is a
 // two-sum pair: the plain running sum and the running sum of its exact
-// rounding errors (Ogita, Rump and Oishi's Sum2), error about
-// 2^-53 |sum| + k^2 2^-106 sum|l_i| for k terms. Element i always goes to
-// lane i mod 16 (or 8); the lanes of each block of 16,384 elements are
-// merged in a fixed order and the blocks' partial sums in block order, so
-// the result depends neither on the SIMD width nor on the thread count.
+// rounding errors (Ogita, Rump and Oishi's Sum2): the pair holds the sum
+// to about k^2 2^-106 sum|l_i| for k terms, and is rounded once to T
+// (detail::rounded_sum). Element i always goes to lane i mod 16 (or 8); the
+// lanes of each block of 16,384 elements are merged in a fixed order and
+// the blocks' partial sums in block order, so the result depends neither on
+// the SIMD width nor on the thread count.
 // The sum is correctly rounded to T in practice (within 1 ulp), against
 // n u sum|l_i| (u = 2^-24) for a naive float loop.
 //
@@ -53,8 +54,9 @@
 // detail/config.hpp): translation units built with different tags, or
 // with and without one, share these types, so an error thrown under one tag
 // is caught as logitloss::error under another, and options pass between
-// them. Their member functions only copy integers and pointers (error's
-// message is std::invalid_argument's), so no instruction set shows in them.
+// them. Their member functions only copy and compare integers and pointers
+// (error's message, and the one span throws for a strided Eigen block, are
+// std::invalid_argument's), so no instruction set shows in them.
 namespace logitloss {
 
 // How the per-element losses are combined. PyTorch semantics: mean divides
@@ -62,25 +64,58 @@ namespace logitloss {
 enum class reduction { none, sum, mean };
 
 namespace span_detail {
-// Whether C is a column-major Eigen matrix or array that can have more
-// than one row and more than one column: its data() is in another order
-// than the row-major one the kernels index weights and losses by.
+// Eigen dense objects with direct access, told by their compile-time
+// traits (no Eigen header is needed here).
 template <class C, class = void>
-struct column_major_matrix : std::false_type {};
+struct eigen_traits : std::false_type {};
 template <class C>
-struct column_major_matrix<C, std::enable_if_t<sizeof(std::remove_cv_t<C>::IsRowMajor) != 0 &&
-                                               sizeof(std::remove_cv_t<C>::RowsAtCompileTime) != 0 &&
-                                               sizeof(std::remove_cv_t<C>::ColsAtCompileTime) != 0>>
-    : std::integral_constant<bool, !std::remove_cv_t<C>::IsRowMajor && std::remove_cv_t<C>::RowsAtCompileTime != 1 &&
-                                       std::remove_cv_t<C>::ColsAtCompileTime != 1> {};
+struct eigen_traits<C, std::enable_if_t<sizeof(C::IsRowMajor) != 0 && sizeof(C::RowsAtCompileTime) != 0 &&
+                                        sizeof(C::ColsAtCompileTime) != 0 && sizeof(C::InnerStrideAtCompileTime) != 0>>
+    : std::true_type {
+    static constexpr bool vector = C::RowsAtCompileTime == 1 || C::ColsAtCompileTime == 1;
+    // Elements in another order than row by row, or not next to each
+    // other: a column-major matrix or array that can have more than one row
+    // and column, and anything whose inner stride is not 1 (a row of a
+    // column-major matrix, a column of a row-major one, a strided map).
+    static constexpr bool refused = C::InnerStrideAtCompileTime != 1 || (!C::IsRowMajor && !vector);
+    // A row-major matrix whose rows may not follow each other in memory (a
+    // block, a map or Ref with an outer stride): checked when converted.
+    static constexpr bool check_rows = C::IsRowMajor && !vector;
+};
+
+template <class C>
+constexpr bool refused() {
+    using D = std::remove_cv_t<C>;
+    if constexpr (eigen_traits<D>::value) {
+        return eigen_traits<D>::refused;
+    } else {
+        return false;
+    }
+}
+
+template <class C>
+constexpr void check_rows(const C& c) {
+    using D = std::remove_cv_t<C>;
+    if constexpr (eigen_traits<D>::value) {
+        if constexpr (eigen_traits<D>::check_rows) {
+            if (c.rows() > 1 && c.outerStride() != c.cols())
+                throw std::invalid_argument(
+                    "logitloss::span: the rows of this matrix are not next to each other in memory (a block or a "
+                    "strided map): copy it into a row-major matrix, or pass a pointer and a size");
+        }
+    }
+}
 }  // namespace span_detail
 
 // A pointer and a length; converts from any contiguous container with
 // data() and size() (std::vector, std::array, Eigen vectors and row-major
-// plain objects). Not from a column-major Eigen matrix or array: the
-// kernels read weights and losses row by row, and its data() is column by
-// column (a silent transposition); use a row-major one, or pass data() and
-// size() explicitly where the order is known to match.
+// plain objects), in the order the kernels read weights and losses: row by
+// row. Not from an Eigen object whose data() is in another order or has
+// gaps, which would be a silent misreading: a column-major matrix or array
+// (column by column), or one with an inner stride (a row of a column-major
+// matrix); those do not compile. A row-major block or strided map whose
+// rows are not next to each other throws std::invalid_argument. Pass data()
+// and size() explicitly where the order is known to match.
 template <class T>
 class span {
 public:
@@ -88,8 +123,10 @@ public:
     constexpr span(T* data, std::size_t size) noexcept : data_(data), size_(size) {}
     template <class C, class = decltype(std::declval<C&>().data()), class = decltype(std::declval<C&>().size()),
               class = std::enable_if_t<std::is_convertible<decltype(std::declval<C&>().data()), T*>::value &&
-                                       !span_detail::column_major_matrix<C>::value>>
-    constexpr span(C& c) noexcept : data_(c.data()), size_(static_cast<std::size_t>(c.size())) {}
+                                       !span_detail::refused<C>()>>
+    constexpr span(C& c) : data_(c.data()), size_(static_cast<std::size_t>(c.size())) {
+        span_detail::check_rows(c);
+    }
     [[nodiscard]] constexpr T* data() const noexcept { return data_; }
     [[nodiscard]] constexpr std::size_t size() const noexcept { return size_; }
     [[nodiscard]] constexpr bool empty() const noexcept { return size_ == 0; }
