@@ -263,6 +263,7 @@ std::vector<std::vector<lockstep_run>> run_lockstep_passes(const settings& s, co
         const batches data(d.train, p.batch, steps, order_seed(s.seed), device);
         for (int k = 0; k < steps; ++k) {
             const auto [x, y] = data.at(k);
+            synchronize(device);  // the batch's gather, not charged to the first trainer's step
             for (std::size_t i = 0; i < passes.size(); ++i) {
                 for (std::size_t j = 2 * i; j < 2 * i + 2; ++j) {
                     trainer& t = *trainers[j];
