@@ -120,7 +120,7 @@ TEST_CASE("matrices: coordinates pair up whatever the storage order; pos_weight 
     CHECK(ll::bce_with_logits_forward(strided, yv, o) == ref);
 }
 
-TEST_CASE("probabilities, sigmoid and shape errors") {
+TEST_CASE("probabilities, sigmoid, softplus, log_sigmoid and shape errors") {
     Eigen::ArrayXd p = (Eigen::ArrayXd::LinSpaced(50, -3, 3).exp() + 1).inverse();
     Eigen::ArrayXd y = Eigen::ArrayXd::Constant(50, 1.0);
     Eigen::ArrayXd g;
@@ -129,9 +129,22 @@ TEST_CASE("probabilities, sigmoid and shape errors") {
     CHECK(ll::bce_forward_backward(p, y, g) == ref);
     CHECK(ll::bce_forward(p, y) == ref);
     for (int i = 0; i < 50; ++i) CHECK(g(i) == gp[static_cast<std::size_t>(i)]);
-    Eigen::ArrayXd s;
+    Eigen::ArrayXd s, sp, ls;
     ll::sigmoid(p, s);
     for (int i = 0; i < 50; ++i) CHECK(s(i) == ll::sigmoid(p(i)));
+    // softplus and log_sigmoid: a column-major matrix of logits, the result
+    // in a row-major one (coordinates pair up).
+    Eigen::MatrixXf x = Eigen::MatrixXf::Random(7, 5) * 40.f;
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> out;
+    ll::softplus(x, out);
+    for (Eigen::Index r = 0; r < 7; ++r)
+        for (Eigen::Index c = 0; c < 5; ++c) CHECK(out(r, c) == ll::softplus(x(r, c)));
+    ll::log_sigmoid(x.transpose(), out);
+    CHECK(out.rows() == 5);
+    for (Eigen::Index r = 0; r < 5; ++r)
+        for (Eigen::Index c = 0; c < 7; ++c) CHECK(out(r, c) == ll::log_sigmoid(x(c, r)));
+    Eigen::Matrix2f fixed;
+    CHECK_THROWS_AS(ll::softplus(x, fixed), ll::error);
     Eigen::ArrayXd short_y = Eigen::ArrayXd::Zero(49);
     CHECK_THROWS_AS((void)ll::bce_forward(p, short_y), ll::error);
     Eigen::ArrayXXd wrong(5, 10);

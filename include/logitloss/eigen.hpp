@@ -201,19 +201,36 @@ T bce_forward_backward(const Eigen::DenseBase<DP>& probabilities, const Eigen::D
         p, y);
 }
 
-// out = sigmoid(x), element-wise (out: same shape; a plain object is resized).
-template <class Arch = xsimd::default_arch, class DX, class G, class T = detail::eigen_scalar_t<DX>>
-void sigmoid(const Eigen::DenseBase<DX>& x, G&& out) {
+namespace detail {
+// out = f(x) element-wise through the array function map(x, n, out).
+template <class T, class DX, class G, class M>
+void eigen_map(const char* fn, const Eigen::DenseBase<DX>& x, G& out, M map) {
     static_assert(std::is_base_of<Eigen::DenseBase<std::decay_t<G>>, std::decay_t<G>>::value,
                   "out must be a writable Eigen object");
-    const detail::eigen_input<T> xi(x);
-    detail::eigen_with_grad<T>(
-        "sigmoid", x, out,
-        [](const T* xp, const T*, std::size_t n, T* o) {
-            sigmoid<Arch>(xp, n, o);
+    const eigen_input<T> xi(x);
+    eigen_with_grad<T>(
+        fn, x, out,
+        [&](const T* xp, const T*, std::size_t n, T* o) {
+            map(xp, n, o);
             return T(0);
         },
         xi, xi);
+}
+}  // namespace detail
+
+// out = sigmoid(x), softplus(x), log_sigmoid(x), element-wise (out: same
+// shape; a plain object is resized).
+template <class Arch = xsimd::default_arch, class DX, class G, class T = detail::eigen_scalar_t<DX>>
+void sigmoid(const Eigen::DenseBase<DX>& x, G&& out) {
+    detail::eigen_map<T>("sigmoid", x, out, [](const T* xp, std::size_t n, T* o) { sigmoid<Arch>(xp, n, o); });
+}
+template <class Arch = xsimd::default_arch, class DX, class G, class T = detail::eigen_scalar_t<DX>>
+void softplus(const Eigen::DenseBase<DX>& x, G&& out) {
+    detail::eigen_map<T>("softplus", x, out, [](const T* xp, std::size_t n, T* o) { softplus<Arch>(xp, n, o); });
+}
+template <class Arch = xsimd::default_arch, class DX, class G, class T = detail::eigen_scalar_t<DX>>
+void log_sigmoid(const Eigen::DenseBase<DX>& x, G&& out) {
+    detail::eigen_map<T>("log_sigmoid", x, out, [](const T* xp, std::size_t n, T* o) { log_sigmoid<Arch>(xp, n, o); });
 }
 
 LOGITLOSS_NAMESPACE_END
