@@ -7,6 +7,7 @@
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -291,8 +292,12 @@ void print_help(const study_def& d, std::ostream& o) {
 // c10::Error's message carries a C++ backtrace after this line; the user
 // needs the message.
 std::string without_backtrace(std::string what) {
-    const auto cut = what.find("\nException raised from");
-    if (cut != std::string::npos) what.erase(cut);
+    // c10::Error appends "Exception raised from ..." and the frames; an
+    // enforce failure (CAFFE_ENFORCE, as in the CPU allocator) the frames alone.
+    for (const char* start : {"\nException raised from", "\nframe #"}) {
+        const auto cut = what.find(start);
+        if (cut != std::string::npos) what.erase(cut);
+    }
     return what;
 }
 
@@ -359,6 +364,11 @@ int main(int argc, char** argv) {
 
     try {
         return study->run(s);
+    } catch (const std::bad_alloc&) {
+        std::cerr << "logitloss_experiments " << s.study
+                  << ": error: out of memory: the options ask for more than this machine holds (the data set, "
+                     "--batch and --steps, --max-n)\n";
+        return 1;
     } catch (const std::exception& e) {
         std::cerr << "logitloss_experiments " << s.study << ": error: " << without_backtrace(e.what()) << "\n";
         return 1;
