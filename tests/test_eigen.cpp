@@ -83,8 +83,8 @@ TEST_CASE("span from a row-major block: whole rows convert, a part of the rows t
     auto one_row = w.topLeftCorner(1, 2);  // one row: its elements are next to each other
     CHECK(ll::span<float>(one_row).size() == 2u);
     Eigen::Map<RowMajorArray, 0, Eigen::OuterStride<>> strided(w.data(), 2, 2, Eigen::OuterStride<>(3));
-    CHECK_THROWS_WITH_AS((void)ll::span<float>{strided}, doctest::Contains("rows of this matrix are not next to each other"),
-                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS((void)ll::span<float>{strided},
+                         doctest::Contains("rows of this matrix are not next to each other"), std::invalid_argument);
 }
 
 TEST_CASE("matrices: coordinates pair up whatever the storage order; pos_weight per column") {
@@ -129,7 +129,7 @@ TEST_CASE("probabilities, sigmoid, softplus, log_sigmoid and shape errors") {
     CHECK(ll::bce_forward_backward(p, y, g) == ref);
     CHECK(ll::bce_forward(p, y) == ref);
     for (int i = 0; i < 50; ++i) CHECK(g(i) == gp[static_cast<std::size_t>(i)]);
-    Eigen::ArrayXd s, sp, ls;
+    Eigen::ArrayXd s;
     ll::sigmoid(p, s);
     for (int i = 0; i < 50; ++i) CHECK(s(i) == ll::sigmoid(p(i)));
     // softplus and log_sigmoid: a column-major matrix of logits, the result

@@ -89,7 +89,8 @@ T first_true(T lo, T hi, P holds) {
 // the scalar loop, whose std::exp may round differently).
 template <class T, class F>
 T on_batch(T x, F f, const torch::Device& device) {
-    const Tensor t = torch::full({64}, static_cast<double>(x), torch::TensorOptions().dtype(dtype_of<T>()).device(device));
+    const auto options = torch::TensorOptions().dtype(dtype_of<T>()).device(device);
+    const Tensor t = torch::full({64}, static_cast<double>(x), options);
     return f(t)[0].template item<T>();
 }
 
