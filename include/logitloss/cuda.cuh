@@ -197,14 +197,8 @@ struct partial_sum {
     double lo;
 };
 
-// s + c += v (two-sum; Ogita, Rump and Oishi's Sum2), the CPU
-// accumulator's step. Only additions: nothing here can be contracted.
-__device__ inline void two_sum_add(double& s, double& c, double v) noexcept {
-    const double t = s + v;
-    const double bp = t - s;
-    c += (s - (t - bp)) + (v - bp);
-    s = t;
-}
+// s + c += v: the CPU accumulator's two-sum step (detail/ops.hpp).
+using ::logitloss::detail::two_sum_add;
 
 __device__ inline void add_to(partial_sum& a, const partial_sum& b) noexcept {
     two_sum_add(a.hi, a.lo, b.hi);

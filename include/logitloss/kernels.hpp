@@ -321,17 +321,6 @@ struct parts_of<xsimd::batch<float, A>> {
     static LOGITLOSS_INLINE xsimd::batch<float, A> join(const D (&p)[2]) noexcept { return W::join(p[0], p[1]); }
 };
 
-// s + c += v with s the plain running sum and c the running sum of the
-// exact rounding errors of s (two-sum): Ogita-Rump-Oishi Sum2, whose
-// error is about 2^-53 |sum| + n^2 2^-106 sum|v|.
-template <class V>
-LOGITLOSS_INLINE void two_sum_add(V& s, V& c, const V& v) noexcept {
-    const V t = s + v;
-    const V bp = t - s;
-    c += (s - (t - bp)) + (v - bp);
-    s = t;
-}
-
 // Partial sums (kernel_abi.hpp): a += b in double-word arithmetic, and the
 // sum rounded once to T.
 using kernel_abi::double_word;
