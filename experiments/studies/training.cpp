@@ -498,19 +498,16 @@ int run_lockstep(const settings& s) {
         s.init.empty() ? std::vector<init>{init::raschka, init::proper} : std::vector<init>{parse_init(s.init)};
     for (const init i : inits)
         for (const double lr : s.lrs.empty() ? main_lrs() : s.lrs) configs.push_back({i, lr});
-    const std::vector<loss_impl> impls =
-        s.compare ? std::vector<loss_impl>{loss_impl::native, loss_impl::ours} : std::vector<loss_impl>{s.impl};
-
-    // --compare adds a third pass: native again, with every logit's gradient
-    // perturbed by about one ulp, to measure what rounding alone does.
-    const std::size_t passes = impls.size() + (s.compare ? 1 : 0);
-    progress bar(s.study, static_cast<double>(passes * configs.size()) * p.steps, "lockstep steps");
+    // --compare: native, ours, and a third pass, native again with every
+    // logit's gradient perturbed by about one ulp, to measure what rounding
+    // alone does.
+    const std::vector<lockstep_pass> passes =
+        s.compare ? std::vector<lockstep_pass>{{loss_impl::native}, {loss_impl::ours}, {loss_impl::native, true}}
+                  : std::vector<lockstep_pass>{{s.impl}};
+    progress bar(s.study, static_cast<double>(passes.size() * configs.size()) * p.steps, "lockstep steps");
     double done = 0;
-    std::vector<lockstep_pass> pass_list;
-    for (const loss_impl impl : impls) pass_list.push_back({impl, false});
-    if (s.compare) pass_list.push_back({loss_impl::native, true});
     const std::vector<std::vector<lockstep_run>> results =
-        run_lockstep_passes(s, p, d, device, pass_list, configs, bar, done, false);
+        run_lockstep_passes(s, p, d, device, passes, configs, bar, done, false);
     bar.finish();
 
     report rep(s, "Sigmoid+BCELoss vs BCEWithLogitsLoss in lock step");
@@ -619,7 +616,7 @@ int run_layers(const settings& s) {
     const lockstep_config config{parse_init(s.init.empty() ? "raschka" : s.init), s.lrs.empty() ? 1e-3 : s.lrs.front()};
     progress bar(s.study, p.steps, "steps");
     double done = 0;
-    const auto runs = run_lockstep_passes(s, p, d, device, {{s.impl, false}}, {config}, bar, done, true).front();
+    const auto runs = run_lockstep_passes(s, p, d, device, {{s.impl}}, {config}, bar, done, true).front();
     bar.finish();
 
     // Layer names from a model of the same layers: the smallest one, since
