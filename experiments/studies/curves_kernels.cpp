@@ -139,9 +139,8 @@ edges_equal threshold_rows(std::ostream& md, std::string& csv, const std::string
     using th = logitloss::thresholds<T>;
     const measured_thresholds<T> m = measure<T>(device, ours);
     edges_equal all;
-    bool* owner = &all.torch;
-    const auto row = [&](const char* what, const char* name, T exact_value, T measured) {
-        *owner = *owner && exact_value == measured;
+    const auto row = [&](bool& equal, const char* what, const char* name, T exact_value, T measured) {
+        equal = equal && exact_value == measured;
         md << "| " << type << " | " << what << " | `" << name << "` = " << general(static_cast<double>(exact_value), 17)
            << " | " << general(static_cast<double>(measured), 17) << " | "
            << (exact_value == measured
@@ -152,14 +151,15 @@ edges_equal threshold_rows(std::ostream& md, std::string& csv, const std::string
         csv += csv_line({type, name, exact(static_cast<double>(exact_value)), general(static_cast<double>(measured), 17),
                          exact_value == measured ? "yes" : "no"});
     };
-    row("torch.sigmoid is exactly 1 from", "naive_sigmoid_one", th::naive_sigmoid_one, m.torch_one);
-    row("Sigmoid+BCELoss gradient (y = 0) is exactly 0 from", "naive_sigmoid_one", th::naive_sigmoid_one,
+    row(all.torch, "torch.sigmoid is exactly 1 from", "naive_sigmoid_one", th::naive_sigmoid_one, m.torch_one);
+    row(all.torch, "Sigmoid+BCELoss gradient (y = 0) is exactly 0 from", "naive_sigmoid_one", th::naive_sigmoid_one,
         m.torch_grad_dead);
-    row("torch.sigmoid is exactly 0 up to", "naive_sigmoid_zero", th::naive_sigmoid_zero, m.torch_zero);
+    row(all.torch, "torch.sigmoid is exactly 0 up to", "naive_sigmoid_zero", th::naive_sigmoid_zero, m.torch_zero);
     if (ours) {
-        owner = &all.ours;
-        row("correctly rounded sigmoid (ours) is exactly 1 from", "sigmoid_one", th::sigmoid_one, m.ours_one);
-        row("correctly rounded sigmoid (ours) is exactly 0 up to", "sigmoid_zero", th::sigmoid_zero, m.ours_zero);
+        row(all.ours, "correctly rounded sigmoid (ours) is exactly 1 from", "sigmoid_one", th::sigmoid_one,
+            m.ours_one);
+        row(all.ours, "correctly rounded sigmoid (ours) is exactly 0 up to", "sigmoid_zero", th::sigmoid_zero,
+            m.ours_zero);
     }
     return all;
 }
