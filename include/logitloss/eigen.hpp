@@ -47,10 +47,7 @@ using eigen_scalar_t = typename Eigen::internal::traits<std::decay_t<D>>::Scalar
 template <class D>
 bool eigen_row_major_contiguous(const Eigen::DenseBase<D>& x) {
     if constexpr ((int(D::Flags) & Eigen::DirectAccessBit) != 0) {
-        const auto& d = x.derived();
-        const Eigen::Index row_step = D::IsRowMajor ? d.outerStride() : d.innerStride();
-        const Eigen::Index col_step = D::IsRowMajor ? d.innerStride() : d.outerStride();
-        return (d.cols() <= 1 || col_step == 1) && (d.rows() <= 1 || row_step == d.cols());
+        return span_detail::row_major_contiguous(x.derived());
     } else {
         return false;
     }

@@ -78,10 +78,17 @@ struct eigen_traits<C, std::enable_if_t<sizeof(C::IsRowMajor) != 0 && sizeof(C::
     // and column, and anything whose inner stride is not 1 (a row of a
     // column-major matrix, a column of a row-major one, a strided map).
     static constexpr bool refused = C::InnerStrideAtCompileTime != 1 || (!C::IsRowMajor && !vector);
-    // A row-major matrix whose rows may not follow each other in memory (a
-    // block, a map or Ref with an outer stride): checked when converted.
-    static constexpr bool check_rows = C::IsRowMajor && !vector;
 };
+
+// Whether the Eigen object d (with direct access) holds its elements row
+// by row, each next to the last: the kernels' layout. eigen.hpp asks the
+// same of its operands.
+template <class D>
+bool row_major_contiguous(const D& d) {
+    const auto row_step = D::IsRowMajor ? d.outerStride() : d.innerStride();
+    const auto col_step = D::IsRowMajor ? d.innerStride() : d.outerStride();
+    return (d.cols() <= 1 || col_step == 1) && (d.rows() <= 1 || row_step == d.cols());
+}
 
 template <class C>
 constexpr bool refused() {
@@ -93,16 +100,15 @@ constexpr bool refused() {
     }
 }
 
+// What the compile-time traits cannot see: a row-major block, map or Ref
+// whose rows do not follow each other in memory.
 template <class C>
 constexpr void check_rows(const C& c) {
-    using D = std::remove_cv_t<C>;
-    if constexpr (eigen_traits<D>::value) {
-        if constexpr (eigen_traits<D>::check_rows) {
-            if (c.rows() > 1 && c.outerStride() != c.cols())
-                throw std::invalid_argument(
-                    "logitloss::span: the rows of this matrix are not next to each other in memory (a block or a "
-                    "strided map): copy it into a row-major matrix, or pass a pointer and a size");
-        }
+    if constexpr (eigen_traits<std::remove_cv_t<C>>::value) {
+        if (!row_major_contiguous(c))
+            throw std::invalid_argument(
+                "logitloss::span: the rows of this matrix are not next to each other in memory (a block or a "
+                "strided map): copy it into a row-major matrix, or pass a pointer and a size");
     }
 }
 }  // namespace span_detail
