@@ -592,6 +592,7 @@ TEST_CASE("testing_mpfr.hpp: exact values") {
     CHECK(ref::softplus(-744.0) == 2 * std::numeric_limits<double>::denorm_min());  // e^-744 = 1.55 denorm_min
     CHECK(ref::bce_with_logits(0.0, 0.5, 3.0) == 2 * 0x1.62e42fefa39efp-1);     // (1.5 + 0.5) ln 2
     CHECK(ref::bce_with_logits_grad(0.0, 1.0) == -0.5);
+    CHECK(ref::bce_with_logits(-std::numeric_limits<double>::infinity(), 0.5, 0.0) == 0.0);  // zero weight: 0 term
     CHECK(ref::bce(1.0, 0.0) == 100.0);
     CHECK(ref::bce(0.5, 0.25) == 0x1.62e42fefa39efp-1);
     CHECK(ref::bce_grad(0.5, 1.0) == -2.0);

@@ -206,6 +206,13 @@ TEST_CASE("testing::reference agrees with the suite's double reference, and the 
     CHECK(std::isnan(lt::reference::sigmoid(std::nanf(""))));
     CHECK(std::isnan(lt::reference::bce_with_logits(1.f, std::nanf(""))));
     CHECK(lt::reference::bce_with_logits_grad(1e30f, 0.f) == 1.f);
+    // A term whose weight pos_weight * y is 0 is 0, infinite logit or not,
+    // as in the library (pos_weight = 0 with y > 0 once gave NaN here).
+    const float neg_inf = -std::numeric_limits<float>::infinity(), tiny = std::numeric_limits<float>::denorm_min();
+    CHECK(lt::reference::bce_with_logits(neg_inf, tiny, 0.f) == 0.f);
+    CHECK(ll::bce_with_logits(neg_inf, tiny, 0.f) == 0.f);
+    CHECK(lt::reference::bce_with_logits_grad(neg_inf, 0.5f, 0.f) == 0.f);
+    CHECK(ll::bce_with_logits_grad(neg_inf, 0.5f, 0.f) == 0.f);
     CHECK(lt::reference::bce_with_logits(-std::numeric_limits<float>::infinity(), 0.f) == 0.f);
 }
 

@@ -275,7 +275,8 @@ struct terms {
 template <class F>
 terms weighted(float x, float y, float pos_weight, F f) noexcept {
     const L lx = x, ly = y;
-    return {ly == 0 ? L(0) : L(pos_weight) * ly * f(-lx), ly == 1 ? L(0) : (1 - ly) * f(lx)};
+    const L a = L(pos_weight) * ly;  // exact
+    return {a == 0 ? L(0) : a * f(-lx), ly == 1 ? L(0) : (1 - ly) * f(lx)};
 }
 inline bool any_nan(float x, float y, float pos_weight) noexcept {
     return std::isnan(x) || std::isnan(y) || std::isnan(pos_weight);

@@ -85,7 +85,7 @@ void weighted(mpfr_ptr negative, mpfr_ptr positive, double x, double y, double p
     number w(exact_bits);
     mpfr_set_zero(negative, 1);
     mpfr_set_zero(positive, 1);
-    if (y != 0) {
+    if (y != 0 && pos_weight != 0) {
         f(negative, -x);
         mpfr_set_d(w.get(), y, MPFR_RNDN);
         mpfr_mul_d(w.get(), w.get(), pos_weight, MPFR_RNDN);  // exact in exact_bits
