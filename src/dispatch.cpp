@@ -141,6 +141,11 @@ void map(const char* fn, kernel_abi::map_fn<T> f, const T* x, std::size_t n, T* 
     detail::check_map(fn, x, n, out);
     f(x, n, out);
 }
+template <class T>
+void map2(const char* fn, kernel_abi::map2_fn<T> f, const T* x, const T* grad_out, std::size_t n, T* grad_in) {
+    detail::check_map2(fn, x, grad_out, n, grad_in);
+    f(x, grad_out, n, grad_in);
+}
 
 }  // namespace
 
@@ -185,6 +190,12 @@ double bce_forward_backward(const double* probabilities, const double* targets, 
 
 void sigmoid(const float* x, std::size_t n, float* out) { map("sigmoid", table<float>().sigmoid, x, n, out); }
 void sigmoid(const double* x, std::size_t n, double* out) { map("sigmoid", table<double>().sigmoid, x, n, out); }
+void sigmoid_backward(const float* x, const float* grad_out, std::size_t n, float* grad_in) {
+    map2("sigmoid_backward", table<float>().sigmoid_backward, x, grad_out, n, grad_in);
+}
+void sigmoid_backward(const double* x, const double* grad_out, std::size_t n, double* grad_in) {
+    map2("sigmoid_backward", table<double>().sigmoid_backward, x, grad_out, n, grad_in);
+}
 void softplus(const float* x, std::size_t n, float* out) { map("softplus", table<float>().softplus, x, n, out); }
 void softplus(const double* x, std::size_t n, double* out) { map("softplus", table<double>().softplus, x, n, out); }
 void log_sigmoid(const float* x, std::size_t n, float* out) {

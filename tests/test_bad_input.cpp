@@ -169,6 +169,10 @@ TEST_CASE("null pointers with n > 0") {
                  ll::error_kind::null_pointer, 0, "gradient pointer is null");
     expect_error([&] { ll::sigmoid(f.x.data(), 40, static_cast<float*>(nullptr)); }, ll::error_kind::null_pointer, 0,
                  "null");
+    expect_error([&] { ll::sigmoid_backward(f.x.data(), static_cast<const float*>(nullptr), 40, f.x.data()); },
+                 ll::error_kind::null_pointer, 0, "grad_out pointer is null");
+    expect_error([&] { ll::sigmoid_backward(f.x.data(), f.y.data(), 40, static_cast<float*>(nullptr)); },
+                 ll::error_kind::null_pointer, 0, "input or output pointer is null");
     // n == 0 with null pointers is fine.
     CHECK(ll::bce_with_logits_forward_backward(static_cast<const float*>(nullptr), static_cast<const float*>(nullptr), 0,
                                                static_cast<float*>(nullptr), ll::options<float>{ll::reduction::sum}) == 0.f);

@@ -474,7 +474,8 @@ TEST_CASE_TEMPLATE("cuda (emulated): sigmoid and sigmoid_backward", T, float, do
             for (std::size_t i = 0; i < n && (bad_value < 0 || bad_grad < 0); ++i) {
                 const T x = in.x.data[i], g = in.w.data[i];
                 if (bad_value < 0 && !same_bits(out.data[i], ll::sigmoid(x))) bad_value = static_cast<long>(i);
-                // Against long double: the product g sigmoid(x) sigmoid(-x)
+                if (bad_grad < 0 && !same_bits(grad.data[i], ll::sigmoid_backward(x, g))) bad_grad = static_cast<long>(i);
+                // And against long double: the product g sigmoid(x) sigmoid(-x)
                 // within a few ulp, and never 0 where the exact value is not.
                 const long double xl = x, e = std::exp(-std::fabs(xl));
                 const long double exact = static_cast<long double>(g) * e / ((1 + e) * (1 + e));

@@ -148,7 +148,7 @@ TEST_CASE_TEMPLATE("dispatch: the FMA paths give the scalar formulas' bits, elem
         y[i] = i % 3 == 0 ? unit(rng) : T(i % 2);
         p[i] = unit(rng);
     }
-    std::vector<T> loss(n), grad(n), s(n), sp(n), ls(n);
+    std::vector<T> loss(n), grad(n), s(n), sp(n), ls(n), sb(n);
     int paths_checked = 0;
     for (const auto& path : dp::available_paths()) {
         if (!has_fma(path)) continue;
@@ -161,6 +161,7 @@ TEST_CASE_TEMPLATE("dispatch: the FMA paths give the scalar formulas' bits, elem
         dp::sigmoid(x.data(), n, s.data());
         dp::softplus(x.data(), n, sp.data());
         dp::log_sigmoid(x.data(), n, ls.data());
+        dp::sigmoid_backward(x.data(), y.data(), n, sb.data());
         std::size_t differ = 0;
         for (std::size_t i = 0; i < n; ++i) {
             differ += support::to_bits(loss[i]) != support::to_bits(ll::bce_with_logits(x[i], y[i]));
@@ -168,6 +169,7 @@ TEST_CASE_TEMPLATE("dispatch: the FMA paths give the scalar formulas' bits, elem
             differ += support::to_bits(s[i]) != support::to_bits(ll::sigmoid(x[i]));
             differ += support::to_bits(sp[i]) != support::to_bits(ll::softplus(x[i]));
             differ += support::to_bits(ls[i]) != support::to_bits(ll::log_sigmoid(x[i]));
+            differ += support::to_bits(sb[i]) != support::to_bits(ll::sigmoid_backward(x[i], y[i]));
         }
         CAPTURE(path);
         CHECK(differ == 0);
@@ -249,5 +251,7 @@ TEST_CASE("dispatch: bad input throws logitloss::error and writes nothing") {
     o.weight = ll::span<const float>(w);
     CHECK_THROWS_AS((void)dp::bce_forward(x.data(), x.data(), 3, o), ll::error);
     CHECK_THROWS_AS(dp::sigmoid(static_cast<const float*>(nullptr), 3, grad.data()), ll::error);
+    CHECK_THROWS_AS(dp::sigmoid_backward(x.data(), static_cast<const float*>(nullptr), 3, grad.data()), ll::error);
     dp::sigmoid(static_cast<const float*>(nullptr), 0, nullptr);  // n = 0: nothing to read
+    dp::sigmoid_backward(static_cast<const float*>(nullptr), static_cast<const float*>(nullptr), 0, nullptr);
 }

@@ -120,7 +120,7 @@ TEST_CASE("matrices: coordinates pair up whatever the storage order; pos_weight 
     CHECK(ll::bce_with_logits_forward(strided, yv, o) == ref);
 }
 
-TEST_CASE("probabilities, sigmoid, softplus, log_sigmoid and shape errors") {
+TEST_CASE("probabilities, sigmoid, softplus, log_sigmoid, sigmoid_backward and shape errors") {
     Eigen::ArrayXd p = (Eigen::ArrayXd::LinSpaced(50, -3, 3).exp() + 1).inverse();
     Eigen::ArrayXd y = Eigen::ArrayXd::Constant(50, 1.0);
     Eigen::ArrayXd g;
@@ -145,6 +145,18 @@ TEST_CASE("probabilities, sigmoid, softplus, log_sigmoid and shape errors") {
         for (Eigen::Index c = 0; c < 7; ++c) CHECK(out(r, c) == ll::log_sigmoid(x(c, r)));
     Eigen::Matrix2f fixed;
     CHECK_THROWS_AS(ll::softplus(x, fixed), ll::error);
+    // sigmoid_backward: x column-major, grad_out an expression, the result
+    // resized; then in place into grad_out's own storage.
+    const Eigen::MatrixXf upstream = Eigen::MatrixXf::Random(7, 5);
+    Eigen::MatrixXf back;
+    ll::sigmoid_backward(x, upstream * 2.f, back);
+    REQUIRE(back.rows() == 7);
+    for (Eigen::Index r = 0; r < 7; ++r)
+        for (Eigen::Index c = 0; c < 5; ++c) CHECK(back(r, c) == ll::sigmoid_backward(x(r, c), 2.f * upstream(r, c)));
+    Eigen::VectorXf xv = x.col(0), gv = upstream.col(0);
+    ll::sigmoid_backward(xv, gv, gv);
+    for (Eigen::Index r = 0; r < 7; ++r) CHECK(gv(r) == ll::sigmoid_backward(x(r, 0), upstream(r, 0)));
+    CHECK_THROWS_AS(ll::sigmoid_backward(x, upstream.transpose(), back), ll::error);
     Eigen::ArrayXd short_y = Eigen::ArrayXd::Zero(49);
     CHECK_THROWS_AS((void)ll::bce_forward(p, short_y), ll::error);
     Eigen::ArrayXXd wrong(5, 10);

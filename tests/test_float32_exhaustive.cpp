@@ -28,7 +28,7 @@ using support::ulp_error_f32;
 
 namespace {
 
-constexpr int n_functions = 7;
+constexpr int n_functions = 8;
 const char* const function_names[n_functions] = {
     "sigmoid(x)",
     "log_sigmoid(x)",
@@ -37,6 +37,7 @@ const char* const function_names[n_functions] = {
     "bce_with_logits(x, 1)",
     "bce_with_logits_grad(x, 0)",
     "bce_with_logits_grad(x, 1)",
+    "sigmoid_grad(x)",
 };
 
 struct stat {
@@ -186,8 +187,8 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, wit
         const std::size_t n = static_cast<std::size_t>(end - begin);
         thread_local std::vector<float> x, zeros, ones, out[paths * n_functions];
         thread_local std::vector<support::logistic_ref> ref;
-        thread_local std::vector<double> want[6];
-        thread_local std::vector<support::rounded_f32> rounded[6];
+        thread_local std::vector<double> want[7];
+        thread_local std::vector<support::rounded_f32> rounded[7];
         thread_local std::vector<std::uint32_t> err;
         for (auto& w : want) w.resize(n);
         for (auto& r : rounded) r.resize(n);
@@ -209,6 +210,7 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, wit
             for (std::size_t i = 0; i < n; ++i) out[12][i] = ll::bce_with_logits(x[i], 1.f);
             for (std::size_t i = 0; i < n; ++i) out[15][i] = ll::bce_with_logits_grad(x[i], 0.f);
             for (std::size_t i = 0; i < n; ++i) out[18][i] = ll::bce_with_logits_grad(x[i], 1.f);
+            for (std::size_t i = 0; i < n; ++i) out[21][i] = ll::sigmoid_grad(x[i]);
             // SIMD array path, as users call it (checks off: targets are valid)
             ll::options<float> o;
             o.reduce = ll::reduction::none;
@@ -220,6 +222,7 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, wit
             (void)ll::bce_with_logits_forward_backward(x.data(), zeros.data(), n, out[16].data(), o);
             o.losses = ll::span<float>(out[13]);
             (void)ll::bce_with_logits_forward_backward(x.data(), ones.data(), n, out[19].data(), o);
+            ll::sigmoid_backward(x.data(), ones.data(), n, out[22].data());
             // the dispatch library's path
             ll::dispatch::sigmoid(x.data(), n, out[2].data());
             ll::dispatch::log_sigmoid(x.data(), n, out[5].data());
@@ -228,8 +231,10 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, wit
             (void)ll::dispatch::bce_with_logits_forward_backward(x.data(), zeros.data(), n, out[17].data(), o);
             o.losses = ll::span<float>(out[14]);
             (void)ll::dispatch::bce_with_logits_forward_backward(x.data(), ones.data(), n, out[20].data(), o);
+            ll::dispatch::sigmoid_backward(x.data(), ones.data(), n, out[23].data());
             // Reference per function: sigmoid(x), -softplus(-x), softplus(x),
-            // softplus(x), softplus(-x), sigmoid(x), -sigmoid(-x).
+            // softplus(x), softplus(-x), sigmoid(x), -sigmoid(-x),
+            // sigmoid(x) sigmoid(-x).
             for (std::size_t i = 0; i < n; ++i) {
                 const auto& r = ref[i];
                 want[0][i] = sign ? r.sig_neg : r.sig_pos;  // sigmoid(x)
@@ -238,12 +243,13 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, wit
                 want[3][i] = sign ? r.sp_pos : r.sp_neg;    // softplus(-x)
                 want[4][i] = -want[3][i];
                 want[5][i] = -want[1][i];
+                want[6][i] = r.sig_pos * r.sig_neg;
             }
             // Each reference is rounded once for its functions and paths.
-            for (int w = 0; w < 6; ++w) support::round_f32(want[w].data(), rounded[w].data(), n);
+            for (int w = 0; w < 7; ++w) support::round_f32(want[w].data(), rounded[w].data(), n);
             // A path whose results have the bits of the scalar path's gets
             // the scalar path's counts for this chunk without recounting.
-            const int which[n_functions] = {0, 4, 2, 2, 3, 0, 5};
+            const int which[n_functions] = {0, 4, 2, 2, 3, 0, 5, 6};
             for (int f = 0; f < n_functions; ++f) {
                 stat scalar;
                 scalar.add_all(out[paths * f].data(), rounded[which[f]].data(), x.data(), n, err.data());

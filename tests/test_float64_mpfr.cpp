@@ -17,6 +17,7 @@
 
 #include <logitloss/dispatch.hpp>
 #include <logitloss/logitloss.hpp>
+#include <logitloss/testing_mpfr.hpp>
 
 #include "support.hpp"
 
@@ -33,13 +34,15 @@ public:
     mp(const mp&) = delete;
     mp& operator=(const mp&) = delete;
 
-    // e = exp(-|x|), then the four logistic values of x.
-    void logistic(double x, double& sig_pos, double& sig_neg, double& sp_pos, double& sp_neg) {
+    // e = exp(-|x|), then the four logistic values of x and sigmoid'(x).
+    void logistic(double x, double& sig_pos, double& sig_neg, double& sp_pos, double& sp_neg, double& sig_grad) {
         mpfr_set_d(a_, -std::fabs(x), MPFR_RNDN);
         mpfr_exp(e_, a_, MPFR_RNDN);
         mpfr_add_ui(t_, e_, 1, MPFR_RNDN);
         mpfr_div(u_, e_, t_, MPFR_RNDN);  // sigmoid(-|x|)
         const double small = round(u_);
+        mpfr_div(u_, u_, t_, MPFR_RNDN);  // e / (1 + e)^2
+        sig_grad = round(u_);
         mpfr_ui_div(u_, 1, t_, MPFR_RNDN);
         const double large = round(u_);
         mpfr_log1p(u_, e_, MPFR_RNDN);  // log1p(e)
@@ -177,7 +180,7 @@ TEST_CASE("float64 against MPFR: every function, scalar, SIMD and every dispatch
     std::vector<std::string> paths = {"scalar", "SIMD"};
     for (const auto& p : dispatched) paths.push_back("dispatch " + p);
     const std::size_t np = paths.size();
-    constexpr int nf = 7;  // functions
+    constexpr int nf = 8;  // functions
     std::vector<std::vector<double>> out(nf * np, std::vector<double>(n));
     auto at = [&](int f, std::size_t path) -> double* { return out[f * np + path].data(); };
     for (std::size_t i = 0; i < n; ++i) {
@@ -188,6 +191,7 @@ TEST_CASE("float64 against MPFR: every function, scalar, SIMD and every dispatch
         at(4, 0)[i] = ll::bce_with_logits(xs[i], 1.0);
         at(5, 0)[i] = ll::bce_with_logits_grad(xs[i], 0.0);
         at(6, 0)[i] = ll::bce_with_logits_grad(xs[i], 1.0);
+        at(7, 0)[i] = ll::sigmoid_grad(xs[i]);
     }
     std::vector<double> zeros(n, 0.0), ones(n, 1.0);
     ll::options<double> o;
@@ -199,6 +203,7 @@ TEST_CASE("float64 against MPFR: every function, scalar, SIMD and every dispatch
     (void)ll::bce_with_logits_forward_backward(xs.data(), zeros.data(), n, at(5, 1), o);
     o.losses = ll::span<double>(at(4, 1), n);
     (void)ll::bce_with_logits_forward_backward(xs.data(), ones.data(), n, at(6, 1), o);
+    ll::sigmoid_backward(xs.data(), ones.data(), n, at(7, 1));
     const std::string chosen = ll::dispatch::path();
     for (std::size_t k = 2; k < np; ++k) {
         REQUIRE(ll::dispatch::use_path(dispatched[k - 2]));
@@ -209,18 +214,20 @@ TEST_CASE("float64 against MPFR: every function, scalar, SIMD and every dispatch
         (void)ll::dispatch::bce_with_logits_forward_backward(xs.data(), zeros.data(), n, at(5, k), o);
         o.losses = ll::span<double>(at(4, k), n);
         (void)ll::dispatch::bce_with_logits_forward_backward(xs.data(), ones.data(), n, at(6, k), o);
+        ll::dispatch::sigmoid_backward(xs.data(), ones.data(), n, at(7, k));
     }
     ll::dispatch::use_path(chosen);
 
     const char* names[nf] = {"sigmoid(x)", "log_sigmoid(x)", "softplus(x)", "bce_with_logits(x, 0)",
-                             "bce_with_logits(x, 1)", "bce_with_logits_grad(x, 0)", "bce_with_logits_grad(x, 1)"};
+                             "bce_with_logits(x, 1)", "bce_with_logits_grad(x, 0)", "bce_with_logits_grad(x, 1)",
+                             "sigmoid_grad(x)"};
     std::vector<std::uint64_t> worst(nf * np, 0);
     std::vector<double> worst_x(nf * np, 0.0);
     mp m;
     for (std::size_t i = 0; i < n; ++i) {
-        double sp, sn, pp, pn;
-        m.logistic(xs[i], sp, sn, pp, pn);
-        const double want[nf] = {sp, -pn, pp, pp, pn, sp, -sn};
+        double sp, sn, pp, pn, sg;
+        m.logistic(xs[i], sp, sn, pp, pn, sg);
+        const double want[nf] = {sp, -pn, pp, pp, pn, sp, -sn, sg};
         for (std::size_t k = 0; k < nf * np; ++k) {
             const std::uint64_t e = ulp_distance(out[k][i], want[k / np]);
             if (e > worst[k]) {
@@ -271,6 +278,79 @@ TEST_CASE("pos_weight in double near and past the subnormal range: 2 ulp plus po
     MESSAGE(beyond << " of 100000 losses beyond 2.5 ulp, all within the added pos_weight * denorm_min");
     CHECK(failed == 0);
     CHECK(beyond > 0);  // the term is needed
+}
+
+TEST_CASE("sigmoid_backward with any grad_out: float32 within 1 ulp, float64 2 ulp plus |grad_out| denorm_min") {
+    // grad_out * sigmoid'(x) against MPFR (double) and long double (float),
+    // through the scalar function, the header's SIMD array kernel and every
+    // dispatched path. double: sigmoid'(x) is rounded before grad_out
+    // scales it, so where it is subnormal (|x| above about 708) its absolute
+    // error, up to denorm_min, is scaled too (formulas.hpp).
+    namespace ref = ll::testing::reference;
+    std::mt19937_64 rng(21);
+    std::uniform_real_distribution<double> logit(-760.0, 760.0), near(-40.0, 40.0), unit(-4.0, 4.0);
+    const std::size_t n = 200000;
+    std::vector<double> x(n), g(n);
+    std::vector<float> xf(n), gf(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto finite_bits = [&rng] {
+            double v;
+            do v = support::from_bits<double>(rng()); while (!std::isfinite(v));
+            return v;
+        };
+        x[i] = i % 3 == 0 ? finite_bits() : i % 3 == 1 ? logit(rng) : near(rng);
+        g[i] = i % 2 == 0 ? unit(rng) : finite_bits();
+        xf[i] = static_cast<float>(i % 3 == 0 ? near(rng) * 3 : x[i]);
+        do gf[i] = support::from_bits<float>(static_cast<std::uint32_t>(rng())); while (!std::isfinite(gf[i]));
+        if (i % 2 == 0) gf[i] = static_cast<float>(unit(rng));
+    }
+    const std::vector<std::string> dispatched = ll::dispatch::available_paths();
+    std::vector<std::string> paths = {"scalar", "SIMD"};
+    for (const auto& p : dispatched) paths.push_back("dispatch " + p);
+    std::vector<std::vector<double>> out(paths.size(), std::vector<double>(n));
+    std::vector<std::vector<float>> outf(paths.size(), std::vector<float>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+        out[0][i] = ll::sigmoid_backward(x[i], g[i]);
+        outf[0][i] = ll::sigmoid_backward(xf[i], gf[i]);
+    }
+    ll::sigmoid_backward(x.data(), g.data(), n, out[1].data());
+    ll::sigmoid_backward(xf.data(), gf.data(), n, outf[1].data());
+    const std::string chosen = ll::dispatch::path();
+    for (std::size_t k = 2; k < paths.size(); ++k) {
+        REQUIRE(ll::dispatch::use_path(dispatched[k - 2]));
+        ll::dispatch::sigmoid_backward(x.data(), g.data(), n, out[k].data());
+        ll::dispatch::sigmoid_backward(xf.data(), gf.data(), n, outf[k].data());
+    }
+    ll::dispatch::use_path(chosen);
+    const long double denorm = std::numeric_limits<double>::denorm_min();
+    std::vector<std::uint64_t> worst(paths.size(), 0), worst_f(paths.size(), 0);
+    std::vector<long> beyond(paths.size(), 0), failed(paths.size(), 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double want = ref::sigmoid_backward(x[i], g[i]);
+        const float want_f = ref::sigmoid_backward(xf[i], gf[i]);
+        const double unit_ulp = std::nextafter(std::fabs(want), INFINITY) - std::fabs(want);
+        // The term applies only where sigmoid'(x) is below the normal range.
+        const long double term = ref::sigmoid_grad(x[i]) < std::numeric_limits<double>::min()
+                                     ? std::fabs(static_cast<long double>(g[i])) * denorm
+                                     : 0.0L;
+        for (std::size_t k = 0; k < paths.size(); ++k) {
+            const std::uint64_t d = ulp_distance(out[k][i], want);
+            const long double err = std::fabs(static_cast<long double>(out[k][i]) - want);
+            beyond[k] += d > 2;
+            failed[k] += d > 2 && !(err <= 2.0L * unit_ulp + term);
+            if (term == 0.0L) worst[k] = std::max(worst[k], d);
+            worst_f[k] = std::max<std::uint64_t>(worst_f[k], ulp_distance(outf[k][i], want_f));
+        }
+    }
+    for (std::size_t k = 0; k < paths.size(); ++k) {
+        CAPTURE(paths[k]);
+        MESSAGE(paths[k] << ": float64 max " << worst[k] << " ulp where sigmoid'(x) is normal, " << beyond[k]
+                          << " beyond 2 ulp (within |grad_out| denorm_min); float32 max " << worst_f[k] << " ulp");
+        CHECK(failed[k] == 0);
+        CHECK(worst[k] <= 2);
+        CHECK(worst_f[k] <= 1);
+    }
+    CHECK(beyond[0] > 0);  // the term is needed
 }
 
 TEST_CASE("soft targets: bce_with_logits within 4 ulp (float64 and float32, with pos_weight)") {

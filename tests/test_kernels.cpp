@@ -200,7 +200,7 @@ TEST_CASE_TEMPLATE("bce kernels on probabilities match the element-wise function
     }
 }
 
-TEST_CASE_TEMPLATE("array sigmoid, softplus and log_sigmoid, in place and tails", T, float, double) {
+TEST_CASE_TEMPLATE("array sigmoid, softplus, log_sigmoid and sigmoid_backward, in place and tails", T, float, double) {
     const auto d = make_data<T>(131, 17);
     std::vector<T> out(131), inplace = d.x;
     ll::sigmoid(d.x.data(), d.x.size(), out.data());
@@ -211,6 +211,16 @@ TEST_CASE_TEMPLATE("array sigmoid, softplus and log_sigmoid, in place and tails"
     for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == ll::softplus(xsimd::batch<T>(d.x[i])).get(0));
     ll::log_sigmoid(d.x.data(), d.x.size(), out.data());
     for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == ll::log_sigmoid(xsimd::batch<T>(d.x[i])).get(0));
+    // sigmoid_backward(x, grad_out): d.y as grad_out; in place over either.
+    using B = xsimd::batch<T>;
+    ll::sigmoid_backward(d.x.data(), d.y.data(), d.x.size(), out.data());
+    for (std::size_t i = 0; i < out.size(); ++i)
+        CHECK(out[i] == ll::sigmoid_backward(B(d.x[i]), B(d.y[i])).get(0));
+    std::vector<T> over_x = d.x, over_g = d.y;
+    ll::sigmoid_backward(over_x.data(), d.y.data(), over_x.size(), over_x.data());
+    ll::sigmoid_backward(d.x.data(), over_g.data(), over_g.size(), over_g.data());
+    CHECK(over_x == out);
+    CHECK(over_g == out);
 }
 
 TEST_CASE("compensated sum: exact where a naive float loop is visibly wrong") {

@@ -126,6 +126,8 @@ struct on {
     static T sigmoid(T x) { return Path::out(ll::sigmoid(Path::in(x))); }
     static T softplus(T x) { return Path::out(ll::softplus(Path::in(x))); }
     static T log_sigmoid(T x) { return Path::out(ll::log_sigmoid(Path::in(x))); }
+    static T sigmoid_grad(T x) { return Path::out(ll::sigmoid_grad(Path::in(x))); }
+    static T sigmoid_backward(T x, T g) { return Path::out(ll::sigmoid_backward(Path::in(x), Path::in(g))); }
     static T loss(T x, T y, T pw = T(1)) { return Path::out(ll::bce_with_logits(Path::in(x), Path::in(y), Path::in(pw))); }
     static T grad(T x, T y, T pw = T(1)) {
         return Path::out(ll::bce_with_logits_grad(Path::in(x), Path::in(y), Path::in(pw)));
@@ -228,6 +230,27 @@ TEST_CASE_TEMPLATE("property: bce_with_logits(x, y) == bce_with_logits(-x, 1 - y
 }
 
 // ---------------------------------------------------------------- order and sign
+
+TEST_CASE_TEMPLATE("property: sigmoid_grad is even, in [0, 1/4], and scales with grad_out", C, ELEMENT_PATHS) {
+    using T = typename C::type;
+    property(label<C>("sigmoid_grad(-x) == sigmoid_grad(x) <= 1/4"), 10000, [] {
+        const T x = *lg::logit<T>();
+        const T d = C::sigmoid_grad(x);
+        if (std::isnan(x)) {
+            EXPECT(std::isnan(d) && std::isnan(C::sigmoid_backward(T(1), x)), hex(x));
+            return;
+        }
+        EXPECT(same_bits(C::sigmoid_grad(-x), d), hex(x));
+        EXPECT(d >= T(0) && d <= T(0.25), hex(x) + " -> " + hex(d));
+        // A power-of-two grad_out scales the value exactly where it stays
+        // normal (one rounding either way, of the same exact value).
+        const T g = std::ldexp(T(1), *rc::gen::inRange(-8, 9));
+        const T b = C::sigmoid_backward(x, g);
+        if (std::fabs(b) >= std::numeric_limits<T>::min() && d >= std::numeric_limits<T>::min())
+            EXPECT(same_bits(b, T(d * g)), hex(x) + " g = " + hex(g));
+        EXPECT(same_bits(C::sigmoid_backward(x, -g), T(-b)), hex(x));
+    });
+}
 
 TEST_CASE_TEMPLATE("property: sigmoid, log_sigmoid and softplus are non-decreasing", C, ELEMENT_PATHS) {
     using T = typename C::type;
@@ -336,6 +359,7 @@ TEST_CASE_TEMPLATE("property: every function within its published bound of the r
         EXPECT(lt::ulp_distance(C::sigmoid(x), ref::sigmoid(x)) <= hard_bound, hex(x));
         EXPECT(lt::ulp_distance(C::softplus(x), ref::softplus(x)) <= hard_bound, hex(x));
         EXPECT(lt::ulp_distance(C::log_sigmoid(x), ref::log_sigmoid(x)) <= hard_bound, hex(x));
+        EXPECT(lt::ulp_distance(C::sigmoid_grad(x), ref::sigmoid_grad(x)) <= hard_bound, hex(x));
     });
     property(label<C>("losses within 2 ulp (hard) and 4 ulp (soft)"), 10000, [] {
         const T x = *lg::logit<T>(), y = *lg::target<T>(), pw = *pos_weight<T>();
@@ -593,6 +617,11 @@ TEST_CASE("testing_mpfr.hpp: exact values") {
     CHECK(ref::bce_with_logits(0.0, 0.5, 3.0) == 2 * 0x1.62e42fefa39efp-1);     // (1.5 + 0.5) ln 2
     CHECK(ref::bce_with_logits_grad(0.0, 1.0) == -0.5);
     CHECK(ref::bce_with_logits(-std::numeric_limits<double>::infinity(), 0.5, 0.0) == 0.0);  // zero weight: 0 term
+    CHECK(ref::sigmoid_grad(0.0) == 0.25);
+    CHECK(ref::sigmoid_grad(-std::numeric_limits<double>::infinity()) == 0.0);
+    CHECK(ref::sigmoid_backward(0.0, -8.0) == -2.0);
+    CHECK(ref::sigmoid_grad(-744.0) == 2 * std::numeric_limits<double>::denorm_min());  // e^-744 / (1 + e^-744)^2
+    CHECK(std::isnan(ref::sigmoid_backward(1.0, std::numeric_limits<double>::quiet_NaN())));
     CHECK(ref::bce(1.0, 0.0) == 100.0);
     CHECK(ref::bce(0.5, 0.25) == 0x1.62e42fefa39efp-1);
     CHECK(ref::bce_grad(0.5, 1.0) == -2.0);

@@ -74,6 +74,18 @@ std::vector<row<T>> table() {
         LL_ROW1(sigmoid, inf, value, T(1)),
         LL_ROW1(sigmoid, -inf, positive_zero, T(0)),
         LL_ROW1(sigmoid, nan, nan, T(0)),
+        // sigmoid_grad, sigmoid_backward
+        LL_ROW1(sigmoid_grad, T(+0.0), value, T(0.25)),
+        LL_ROW1(sigmoid_grad, T(-0.0), value, T(0.25)),
+        LL_ROW1(sigmoid_grad, tiny, value, T(0.25)),
+        LL_ROW1(sigmoid_grad, inf, positive_zero, T(0)),
+        LL_ROW1(sigmoid_grad, -inf, positive_zero, T(0)),
+        LL_ROW1(sigmoid_grad, nan, nan, T(0)),
+        LL_ROW2(sigmoid_backward, T(0), T(-2), value, T(-0.5)),
+        LL_ROW2(sigmoid_backward, inf, T(-1), negative_zero, T(0)),
+        LL_ROW2(sigmoid_backward, -inf, inf, nan, T(0)),
+        LL_ROW2(sigmoid_backward, T(0), nan, nan, T(0)),
+        LL_ROW2(sigmoid_backward, nan, T(1), nan, T(0)),
         // log_sigmoid
         LL_ROW1(log_sigmoid, T(+0.0), value, -ln2),
         LL_ROW1(log_sigmoid, T(-0.0), value, -ln2),

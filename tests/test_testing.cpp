@@ -160,15 +160,16 @@ TEST_CASE("testing::reference agrees with the suite's double reference, and the 
         const float x = support::from_bits<float>(static_cast<std::uint32_t>(rng()));
         if (std::isnan(x)) continue;
         const auto r = support::reference(static_cast<double>(x));
-        const float got[4] = {lt::reference::sigmoid(x), lt::reference::softplus(x), lt::reference::log_sigmoid(x),
-                              lt::reference::bce_with_logits_grad(x, 1.f)};
-        const double want[4] = {r.sig_pos, r.sp_pos, -r.sp_neg, -r.sig_neg};
-        for (int k = 0; k < 4; ++k) disagree += support::ulp_error_f32(got[k], want[k]) != 0;
-        checked += 4;
+        const float got[5] = {lt::reference::sigmoid(x), lt::reference::softplus(x), lt::reference::log_sigmoid(x),
+                              lt::reference::bce_with_logits_grad(x, 1.f), lt::reference::sigmoid_grad(x)};
+        const double want[5] = {r.sig_pos, r.sp_pos, -r.sp_neg, -r.sig_neg, r.sig_pos * r.sig_neg};
+        for (int k = 0; k < 5; ++k) disagree += support::ulp_error_f32(got[k], want[k]) != 0;
+        checked += 5;
         worst_lib = std::max({worst_lib, lt::ulp_distance(ll::sigmoid(x), got[0]),
                               lt::ulp_distance(ll::softplus(x), got[1]),
                               lt::ulp_distance(ll::log_sigmoid(x), got[2]),
                               lt::ulp_distance(ll::bce_with_logits_grad(x, 1.f), got[3]),
+                              lt::ulp_distance(ll::sigmoid_grad(x), got[4]),
                               lt::ulp_distance(ll::bce_with_logits(x, 0.f), lt::reference::bce_with_logits(x, 0.f))});
     }
     MESSAGE(checked << " reference values, " << disagree << " disagreements; library max " << worst_lib << " ulp");
@@ -213,6 +214,9 @@ TEST_CASE("testing::reference agrees with the suite's double reference, and the 
     CHECK(ll::bce_with_logits(neg_inf, tiny, 0.f) == 0.f);
     CHECK(lt::reference::bce_with_logits_grad(neg_inf, 0.5f, 0.f) == 0.f);
     CHECK(ll::bce_with_logits_grad(neg_inf, 0.5f, 0.f) == 0.f);
+    CHECK(lt::reference::sigmoid_grad(0.f) == 0.25f);
+    CHECK(lt::reference::sigmoid_backward(0.f, -8.f) == -2.f);
+    CHECK(std::isnan(lt::reference::sigmoid_backward(1.f, std::nanf(""))));
     CHECK(lt::reference::bce_with_logits(-std::numeric_limits<float>::infinity(), 0.f) == 0.f);
 }
 

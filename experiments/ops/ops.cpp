@@ -301,15 +301,14 @@ Tensor sigmoid_of(const Tensor& x) {
     return out;
 }
 
-// grad * sigmoid(x) * sigmoid(-x), x contiguous. On the CPU it is formed
-// from the array sigmoid in double (float: rounded once at the end), the
-// same operations as the CUDA kernel's.
+// grad * sigmoid'(x), x contiguous: the array sigmoid_backward (CUDA
+// kernel on the GPU), the same element-wise formula on either device.
 Tensor sigmoid_backward_of(const Tensor& x, const Tensor& grad) {
+    const Tensor g = grad.to(x.scalar_type()).contiguous();
+    Tensor out = at::empty(x.sizes(), x.options());
+    const auto n = static_cast<std::size_t>(x.numel());
 #if defined(LOGITLOSS_TORCH_OPS_CUDA)
     if (x.is_cuda()) {
-        const Tensor g = grad.to(x.scalar_type()).contiguous();
-        Tensor out = at::empty(x.sizes(), x.options());
-        const auto n = static_cast<std::size_t>(x.numel());
         on_cuda(sigmoid_name, x, [&](auto zero, CUstream_st* stream) {
             using T = decltype(zero);
             cuda_impl::sigmoid_backward(x.data_ptr<T>(), g.data_ptr<T>(), n, out.data_ptr<T>(), stream);
@@ -317,9 +316,11 @@ Tensor sigmoid_backward_of(const Tensor& x, const Tensor& grad) {
         return out;
     }
 #endif
-    const Tensor xd = x.to(at::kDouble);
-    const Tensor product = grad.to(at::kDouble) * (sigmoid_of(xd) * sigmoid_of(xd.neg()));
-    return product.to(x.scalar_type());
+    if (x.scalar_type() == at::kDouble)
+        kernels::sigmoid_backward(x.data_ptr<double>(), g.data_ptr<double>(), n, out.data_ptr<double>());
+    else
+        kernels::sigmoid_backward(x.data_ptr<float>(), g.data_ptr<float>(), n, out.data_ptr<float>());
+    return out;
 }
 
 void check_not_double_backward(const char* fn) {

@@ -47,6 +47,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <logitloss/formulas.hpp>
 #include <logitloss/testing.hpp>
 
 namespace ops = logitloss::torch_ops;
@@ -491,6 +492,24 @@ TEST_CASE("contiguity, the forward-only path, empty inputs") {
         CHECK(b.grad().item<float>() == 0.f);
         CHECK(a.grad().item<float>() == doctest::Approx(std::exp(-20.0)).epsilon(1e-6));
     }
+    SUBCASE("sigmoid's backward is the core's sigmoid_backward, bit for bit") {
+        for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+            const Tensor xs = torch::randn({1000}, dtype) * 40, g = torch::randn({1000}, dtype);
+            Tensor a = xs.clone().requires_grad_(true);
+            ops::sigmoid(a).backward(g);
+            const Tensor got = a.grad().to(torch::kFloat64), xd = xs.to(torch::kFloat64), gd = g.to(torch::kFloat64);
+            std::int64_t differ = 0;
+            for (int64_t i = 0; i < 1000; ++i) {
+                const double want = dtype == torch::kFloat32
+                                        ? static_cast<double>(logitloss::sigmoid_backward(
+                                              static_cast<float>(xd[i].item<double>()), static_cast<float>(gd[i].item<double>())))
+                                        : logitloss::sigmoid_backward(xd[i].item<double>(), gd[i].item<double>());
+                differ += got[i].item<double>() != want;
+            }
+            CAPTURE(dtype);
+            CHECK(differ == 0);
+        }
+    }
 }
 
 // The bits of a tensor, for comparisons that tell -0 from +0 and see every
@@ -742,6 +761,16 @@ TEST_CASE("CUDA tensors: the reference, torch's CUDA functions, the CPU's sum (n
     // Against the CPU kernels: the same sum (correctly rounded in practice).
     const Tensor cpu = ops::bce_with_logits(xa.cpu(), ya.cpu(), wa.cpu());
     CHECK(logitloss::testing::ulp_distance(first.item<float>(), cpu.item<float>()) <= 1u);
+    // Sigmoid's backward on the GPU: the same formula as on the CPU, within
+    // 1 ulp (nvcc may contract a*b+c where the CPU build does not).
+    {
+        const Tensor xs = torch::randn({100000}, on_gpu) * 40, g = torch::randn({100000}, on_gpu);
+        Tensor a = xs.clone().requires_grad_(true), c = xs.cpu().requires_grad_(true);
+        ops::sigmoid(a).backward(g);
+        ops::sigmoid(c).backward(g.cpu());
+        const Tensor diff = (bits_of(a.grad().cpu()).to(torch::kLong) - bits_of(c.grad()).to(torch::kLong)).abs();
+        CHECK(diff.max().item<int64_t>() <= 1);
+    }
     // Device value checks name the first bad element.
     Tensor bad = ya.clone();
     bad[12345] = 2.f;

@@ -374,16 +374,12 @@ struct sigmoid_op {
     }
 };
 
-// d sigmoid(x)/dx = sigmoid(x) sigmoid(-x), with sigmoid(-x) computed, not
-// taken as 1 - sigmoid(x) (which is 0 in float from x = 16.64 on). For
-// float the product and grad_out are formed in double and rounded once.
+// grad_out * sigmoid'(x): the element-wise sigmoid_backward of
+// formulas.hpp, as the CPU kernels compute it.
 struct sigmoid_backward_op {
-    __device__ LOGITLOSS_INLINE float operator()(float x, float g) const noexcept {
-        const double xd = x;
-        return static_cast<float>(static_cast<double>(g) * (::logitloss::sigmoid(xd) * ::logitloss::sigmoid(-xd)));
-    }
-    __device__ LOGITLOSS_INLINE double operator()(double x, double g) const noexcept {
-        return g * (::logitloss::sigmoid(x) * ::logitloss::sigmoid(-x));
+    template <class T>
+    __device__ LOGITLOSS_INLINE T operator()(T x, T g) const noexcept {
+        return ::logitloss::sigmoid_backward(x, g);
     }
 };
 

@@ -55,6 +55,8 @@ double bce_forward_backward(const double* probabilities, const double* targets, 
 
 void sigmoid(const float* x, std::size_t n, float* out);
 void sigmoid(const double* x, std::size_t n, double* out);
+void sigmoid_backward(const float* x, const float* grad_out, std::size_t n, float* grad_in);
+void sigmoid_backward(const double* x, const double* grad_out, std::size_t n, double* grad_in);
 void softplus(const float* x, std::size_t n, float* out);
 void softplus(const double* x, std::size_t n, double* out);
 void log_sigmoid(const float* x, std::size_t n, float* out);

@@ -230,4 +230,23 @@ void log_sigmoid(const Eigen::DenseBase<DX>& x, G&& out) {
     detail::eigen_map<T>("log_sigmoid", x, out, [](const T* xp, std::size_t n, T* o) { log_sigmoid<Arch>(xp, n, o); });
 }
 
+// grad_in = grad_out * sigmoid'(x), element-wise: sigmoid's backward from
+// its input (grad_out: x's shape; grad_in: the same, a plain object is
+// resized).
+template <class Arch = xsimd::default_arch, class DX, class DG, class G, class T = detail::eigen_scalar_t<DX>>
+void sigmoid_backward(const Eigen::DenseBase<DX>& x, const Eigen::DenseBase<DG>& grad_out, G&& grad_in) {
+    static_assert(std::is_base_of<Eigen::DenseBase<std::decay_t<G>>, std::decay_t<G>>::value,
+                  "grad_in must be a writable Eigen object");
+    const char* fn = "sigmoid_backward";
+    detail::eigen_same_shape(fn, "grad_out", x, grad_out);
+    const detail::eigen_input<T> xi(x), gi(grad_out);
+    detail::eigen_with_grad<T>(
+        fn, x, grad_in,
+        [](const T* xp, const T* gp, std::size_t n, T* o) {
+            sigmoid_backward<Arch>(xp, gp, n, o);
+            return T(0);
+        },
+        xi, gi);
+}
+
 LOGITLOSS_NAMESPACE_END

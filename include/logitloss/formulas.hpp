@@ -34,6 +34,35 @@ template <class T>
     }
 }
 
+// sigmoid's backward: grad_out * sigmoid'(x), sigmoid'(x) = sigmoid(x)
+// sigmoid(-x), formed as m - m^2 from m = sigmoid(-|x|) (never from
+// 1 - sigmoid(x), which is 0 in float from x = 16.64 on and leaves the
+// gradient 0 wherever sigmoid saturates). The whole product is rounded once
+// for float (evaluated in double): within 1 ulp. double: within 2 ulp, plus
+// |grad_out| * denorm_min where sigmoid'(x) is subnormal (|x| above about
+// 708; it is rounded before grad_out scales it). Even in x; +-inf -> +-0
+// (the sign of grad_out), NaN in either -> NaN, grad_out = +-inf with
+// sigmoid'(x) = 0 -> NaN (as the product). ATen's sigmoid_backward takes
+// the output y instead and forms grad_out (1 - y) y.
+template <class T>
+[[nodiscard]] LOGITLOSS_HD inline T sigmoid_backward(T x, T grad_out) noexcept {
+    if constexpr (detail::is_float_v<T>) {
+        return detail::in_double<T>::apply(detail::wide_sigmoid_backward{}, x, grad_out);
+    } else {
+        using O = detail::ops<T>;
+        const T m = detail::small_sigmoid(detail::make_logistic_core(x));  // sigmoid(-|x|)
+        return grad_out * O::fma(O::neg(m), m, m);
+    }
+}
+
+// sigmoid'(x) = sigmoid(x) sigmoid(-x) = sigmoid_backward(x, 1), bitwise.
+// Within 1 ulp (float), 2 ulp (double), subnormal results included;
+// sigmoid_grad(+-0) = 0.25, sigmoid_grad(+-inf) = +0, NaN -> NaN.
+template <class T>
+[[nodiscard]] LOGITLOSS_HD inline T sigmoid_grad(T x) noexcept {
+    return sigmoid_backward(x, T(1));
+}
+
 // softplus(x) = log(1+e^x) = max(x,0) + log1p(e^-|x|). Within 2 ulp.
 // softplus(-inf) = +0, softplus(+inf) = +inf, NaN -> NaN.
 template <class T>

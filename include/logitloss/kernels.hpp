@@ -6,6 +6,7 @@
 //   bce_with_logits_forward_backward(logits, targets, n, grad, opt)  -> loss, grad
 //   bce_forward / bce_forward_backward                (probabilities, ATen BCELoss)
 //   sigmoid / softplus / log_sigmoid (x, n, out)
+//   sigmoid_backward(x, grad_out, n, grad_in)          (sigmoid's backward)
 //
 // Exact tail: the last n % W elements are copied into a padded batch and go
 // through the same SIMD code as the body, so an element's value never depends
@@ -737,15 +738,35 @@ void map_body(const T* x, std::size_t n, T* out) noexcept {
     if (i < n) store_partial(out, i, n, F{}(load_padded<B>(x, i, n, T(0))));
 }
 
+// out[i] = F(a[i], b[i]), the same way (out may alias a or b).
+template <class Arch, class T, class F>
+void map2_body(const T* a, const T* b, std::size_t n, T* out) noexcept {
+    using B = xsimd::batch<T, Arch>;
+    std::size_t i = 0;
+    for (; i + B::size <= n; i += B::size)
+        F{}(B::load_unaligned(a + i), B::load_unaligned(b + i)).store_unaligned(out + i);
+    if (i < n) store_partial(out, i, n, F{}(load_padded<B>(a, i, n, T(0)), load_padded<B>(b, i, n, T(0))));
+}
+
 inline void check_map(const char* fn, const void* x, std::size_t n, const void* out) {
     if (n > 0 && (x == nullptr || out == nullptr))
         fail(error_kind::null_pointer, 0, fn, "input or output pointer is null with n > 0");
+}
+inline void check_map2(const char* fn, const void* x, const void* grad_out, std::size_t n, const void* grad_in) {
+    check_map(fn, x, n, grad_in);
+    if (n > 0 && grad_out == nullptr) fail(error_kind::null_pointer, 0, fn, "grad_out pointer is null with n > 0");
 }
 
 struct sigmoid_op {
     template <class B>
     LOGITLOSS_INLINE B operator()(const B& v) const noexcept {
         return logitloss::sigmoid(v);
+    }
+};
+struct sigmoid_backward_op {
+    template <class B>
+    LOGITLOSS_INLINE B operator()(const B& x, const B& grad_out) const noexcept {
+        return logitloss::sigmoid_backward(x, grad_out);
     }
 };
 struct softplus_op {
@@ -772,6 +793,7 @@ constexpr kernel_abi::kernel_table<T> make_kernel_table() noexcept {
     t.loss[kernel_abi::probabilities_value] = &loss_block<Arch, false, T, bce_value_fn>;
     t.loss[kernel_abi::probabilities_value_and_grad] = &loss_block<Arch, true, T, bce_fn>;
     t.sigmoid = &map_body<Arch, T, sigmoid_op>;
+    t.sigmoid_backward = &map2_body<Arch, T, sigmoid_backward_op>;
     t.softplus = &map_body<Arch, T, softplus_op>;
     t.log_sigmoid = &map_body<Arch, T, log_sigmoid_op>;
     t.in_range = &all_in_range<Arch, T>;
@@ -785,6 +807,15 @@ template <class Arch = xsimd::default_arch, class T>
 void sigmoid(const T* x, std::size_t n, T* out) {
     detail::check_map("sigmoid", x, n, out);
     detail::map_body<Arch, T, detail::sigmoid_op>(x, n, out);
+}
+
+// grad_in[i] = grad_out[i] * sigmoid'(x[i]) for n elements: sigmoid's
+// backward from its saved input x (element-wise sigmoid_backward; grad_in
+// may alias x or grad_out).
+template <class Arch = xsimd::default_arch, class T>
+void sigmoid_backward(const T* x, const T* grad_out, std::size_t n, T* grad_in) {
+    detail::check_map2("sigmoid_backward", x, grad_out, n, grad_in);
+    detail::map2_body<Arch, T, detail::sigmoid_backward_op>(x, grad_out, n, grad_in);
 }
 
 // out[i] = softplus(x[i]) for n elements (out may alias x).

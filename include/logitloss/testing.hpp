@@ -286,6 +286,14 @@ inline bool any_nan(float x, float y, float pos_weight) noexcept {
 [[nodiscard]] inline float sigmoid(float x) noexcept {
     return std::isnan(x) ? x : static_cast<float>(detail::sigmoid(x));
 }
+// grad_out sigmoid(x) sigmoid(-x) = grad_out e / (1 + e)^2, e = exp(-|x|).
+[[nodiscard]] inline float sigmoid_backward(float x, float grad_out) noexcept {
+    if (std::isnan(x) || std::isnan(grad_out)) return std::numeric_limits<float>::quiet_NaN();
+    using L = long double;
+    const L e = std::exp(-std::fabs(static_cast<L>(x)));
+    return static_cast<float>(L(grad_out) * (e / ((1 + e) * (1 + e))));
+}
+[[nodiscard]] inline float sigmoid_grad(float x) noexcept { return sigmoid_backward(x, 1.f); }
 [[nodiscard]] inline float softplus(float x) noexcept {
     return std::isnan(x) ? x : static_cast<float>(detail::softplus(x));
 }

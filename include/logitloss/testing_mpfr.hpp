@@ -111,6 +111,18 @@ inline bool any_nan(double a, double b, double c = 0.0) noexcept {
     mpfr_detail::sigmoid(r.get(), x);
     return r.rounded();
 }
+// grad_out sigmoid(x) sigmoid(-x) = grad_out e / (1 + e)^2, e = exp(-|x|).
+[[nodiscard]] inline double sigmoid_backward(double x, double grad_out) {
+    if (mpfr_detail::any_nan(x, grad_out)) return std::numeric_limits<double>::quiet_NaN();
+    mpfr_detail::number e(mpfr_detail::transcendental_bits, -std::fabs(x)), d(mpfr_detail::transcendental_bits);
+    mpfr_exp(e.get(), e.get(), MPFR_RNDN);
+    mpfr_add_ui(d.get(), e.get(), 1, MPFR_RNDN);
+    mpfr_sqr(d.get(), d.get(), MPFR_RNDN);
+    mpfr_div(e.get(), e.get(), d.get(), MPFR_RNDN);
+    mpfr_mul_d(e.get(), e.get(), grad_out, MPFR_RNDN);
+    return e.rounded();
+}
+[[nodiscard]] inline double sigmoid_grad(double x) { return sigmoid_backward(x, 1.0); }
 [[nodiscard]] inline double softplus(double x) {
     if (std::isnan(x)) return x;
     mpfr_detail::number r(mpfr_detail::transcendental_bits);

@@ -45,6 +45,9 @@ using loss_block_fn = double_word (*)(const loss_params<T>&, std::size_t begin, 
 template <class T>
 using map_fn = void (*)(const T* x, std::size_t n, T* out);
 
+// out[i] = f(a[i], b[i]), i < n.
+template <class T>
+using map2_fn = void (*)(const T* a, const T* b, std::size_t n, T* out);
 // Whether every p[i], i < n, is in [0, 1] (unit) or finite and >= 0 (not
 // unit: a weight); NaN is neither. The value checks' fast pass.
 template <class T>
@@ -65,6 +68,7 @@ template <class T>
 struct kernel_table {
     loss_block_fn<T> loss[loss_kind_count];
     map_fn<T> sigmoid;
+    map2_fn<T> sigmoid_backward;  // (x, grad_out, n, grad_in)
     map_fn<T> softplus;
     map_fn<T> log_sigmoid;
     in_range_fn<T> in_range;

@@ -56,7 +56,8 @@ struct wide_constants {
     // 0 in float, but a pos_weight and a weight (the array kernels multiply
     // it in double) scale e before the one rounding: with both as large as
     // FLT_MAX = 2^128, w pw e^-a stays below half the smallest subnormal
-    // float, 2^-150, only for a > (150 + 256) ln 2 = 281.4.
+    // float, 2^-150, only for a > (150 + 256) ln 2 = 281.4. (sigmoid_backward's
+    // grad_out alone, up to 2^128, needs a > 278 ln 2 = 192.7.)
     LOGITLOSS_HD static constexpr double zero_from() noexcept { return 288.0; }
 };
 
@@ -104,6 +105,17 @@ struct wide_sigmoid {
     LOGITLOSS_HD LOGITLOSS_INLINE D operator()(D x) const noexcept {
         const D m = make_wide_core(x).m;
         return ops<D>::select(x >= D(0), D(1) - m, m);
+    }
+};
+
+// g sigmoid'(x) = g (m - m^2), m = sigmoid(-|x|): m is accurate to about
+// 2^-35 relative and the factor 1 - m >= 1/2 does not amplify it.
+struct wide_sigmoid_backward {
+    template <class D>
+    LOGITLOSS_HD LOGITLOSS_INLINE D operator()(D x, D g) const noexcept {
+        using O = ops<D>;
+        const D m = make_wide_core(x).m;
+        return g * O::fma(O::neg(m), m, m);
     }
 };
 
