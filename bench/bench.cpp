@@ -3,9 +3,12 @@
 //   fb       mean BCE-with-logits loss and d(loss)/dx in one call
 //   forward  the mean loss alone
 //   sigmoid  array sigmoid
+//   sigmoid_backward  grad_out * sigmoid'(x) (torch: at::sigmoid_backward
+//            from the saved output, which reads and writes as much)
 // Counters: items/s (elements) and bytes/s (the bytes each op must move:
 // fb reads x and y and writes the gradient, forward reads x and y, sigmoid
-// reads x and writes the output). scripts/bench-report turns the JSON into
+// reads x and writes the output, sigmoid_backward reads x and grad_out and
+// writes the gradient). scripts/bench-report turns the JSON into
 // ns/element and ratios.
 #include <benchmark/benchmark.h>
 
@@ -101,6 +104,32 @@ void bench_sigmoid(benchmark::State& state, F f) {
     finish<T>(state, n, 2);
 }
 
+// grad_out for sigmoid_backward: N(0, 1), one vector per (type, N).
+template <class T>
+std::vector<T>& grads(std::size_t n) {
+    static std::map<std::size_t, std::vector<T>> cache;
+    auto& g = cache[n];
+    if (g.empty()) {
+        std::mt19937_64 rng(n + 1);
+        std::normal_distribution<double> normal(0.0, 1.0);
+        g.resize(n);
+        for (auto& v : g) v = static_cast<T>(normal(rng));
+    }
+    return g;
+}
+template <class T, class F>
+void bench_sigmoid_backward(benchmark::State& state, F f) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    auto& d = data<T>(n);
+    const auto& g = grads<T>(n);
+    for (auto _ : state) {
+        f(d.x.data(), g.data(), n, d.out.data());
+        benchmark::DoNotOptimize(d.out.data());
+        benchmark::ClobberMemory();
+    }
+    finish<T>(state, n, 3);
+}
+
 // logitloss as a program built without -march calls it: the dispatch
 // library, whose SIMD path is chosen at run time (PyTorch defaults: mean,
 // inputs checked); and with the value check off.
@@ -124,6 +153,10 @@ template <class T>
 void ll_sigmoid(const T* x, std::size_t n, T* out) {
     ll::dispatch::sigmoid(x, n, out);
 }
+template <class T>
+void ll_sigmoid_backward(const T* x, const T* g, std::size_t n, T* out) {
+    ll::dispatch::sigmoid_backward(x, g, n, out);
+}
 // The header templates compiled into this program with its flags
 // (LOGITLOSS_BENCH_FLAGS, -march=native by default).
 template <class T>
@@ -139,6 +172,10 @@ T ll_native_forward(const T* x, const T* y, std::size_t n) {
 template <class T>
 void ll_native_sigmoid(const T* x, std::size_t n, T* out) {
     ll::sigmoid(x, n, out);
+}
+template <class T>
+void ll_native_sigmoid_backward(const T* x, const T* g, std::size_t n, T* out) {
+    ll::sigmoid_backward(x, g, n, out);
 }
 // Every hardware thread (options.threads = 0); same bits as one thread.
 template <class T>
@@ -210,6 +247,23 @@ void bench_torch_sigmoid(benchmark::State& state, int threads) {
     }
     finish<T>(state, n, 2);
 }
+// ATen's sigmoid backward, as autograd runs it: from grad_out and the
+// output y = sigmoid(x) that the forward saved (computed once, untimed).
+template <class T>
+void bench_torch_sigmoid_backward(benchmark::State& state, int threads) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    auto& d = data<T>(n);
+    auto& g = grads<T>(n);
+    const torch_threads scope(threads);
+    torch::NoGradGuard no_grad;
+    const auto y = torch::sigmoid(view(d.x));
+    auto grad_out = view(g), out = view(d.out);
+    for (auto _ : state) {
+        at::sigmoid_backward_out(out, grad_out, y);
+        benchmark::ClobberMemory();
+    }
+    finish<T>(state, n, 3);
+}
 #endif
 
 // The peers written here, and the baseline-target scalar rows, must compute
@@ -265,6 +319,15 @@ int check_peers(const char* type) {
     elements("sigmoid/eigen", want_s, unit_tol);
     bench_baseline::scalar_sigmoid<T>(d.x.data(), n, got.data());
     elements("sigmoid/logitloss_scalar_baseline", want_s, unit_tol);
+    // sigmoid_backward: the naive form loses its tails to 1 - s, within
+    // about an ulp of 1 times |grad_out| (absolute) on this dataset's range.
+    const auto& g = grads<T>(n);
+    std::vector<T> want_b(n);
+    ll_sigmoid_backward<T>(d.x.data(), g.data(), n, want_b.data());
+    peers::naive_sigmoid_backward<T>(d.x.data(), g.data(), n, got.data());
+    elements("sigmoid_backward/naive", want_b, 4 * unit_tol);
+    peers::eigen_sigmoid_backward<T>(d.x.data(), g.data(), n, got.data());
+    elements("sigmoid_backward/eigen", want_b, 4 * unit_tol);
     return bad;
 }
 
@@ -306,12 +369,22 @@ void register_type(const std::string& type, const std::vector<std::int64_t>& siz
     reg("sigmoid/naive", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::naive_sigmoid<T>); });
     reg("sigmoid/eigen", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::eigen_sigmoid<T>); });
     reg("sigmoid/floor", [](benchmark::State& s) { bench_sigmoid<T>(s, peers::floor_sigmoid<T>); });
+    reg("sigmoid_backward/logitloss", [](benchmark::State& s) { bench_sigmoid_backward<T>(s, ll_sigmoid_backward<T>); });
+    reg("sigmoid_backward/logitloss_native",
+        [](benchmark::State& s) { bench_sigmoid_backward<T>(s, ll_native_sigmoid_backward<T>); });
+    reg("sigmoid_backward/naive",
+        [](benchmark::State& s) { bench_sigmoid_backward<T>(s, peers::naive_sigmoid_backward<T>); });
+    reg("sigmoid_backward/eigen",
+        [](benchmark::State& s) { bench_sigmoid_backward<T>(s, peers::eigen_sigmoid_backward<T>); });
+    reg("sigmoid_backward/floor",
+        [](benchmark::State& s) { bench_sigmoid_backward<T>(s, peers::floor_sigmoid_backward<T>); });
 #if LOGITLOSS_BENCH_TORCH
     const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     reg("fb/torch_1thread", [](benchmark::State& s) { bench_torch_fb<T>(s, 1); });
     reg("fb/torch_" + std::to_string(all) + "threads", [all](benchmark::State& s) { bench_torch_fb<T>(s, all); });
     reg("forward/torch_1thread", [](benchmark::State& s) { bench_torch_forward<T>(s, 1); });
     reg("sigmoid/torch_1thread", [](benchmark::State& s) { bench_torch_sigmoid<T>(s, 1); });
+    reg("sigmoid_backward/torch_1thread", [](benchmark::State& s) { bench_torch_sigmoid_backward<T>(s, 1); });
 #endif
 }
 

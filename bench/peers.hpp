@@ -78,6 +78,22 @@ void eigen_sigmoid(const T* x, std::size_t n, T* out) {
     Eigen::Map<arr<T>>(out, N) = T(1) / (T(1) + (-Eigen::Map<const arr<T>>(x, N)).exp());
 }
 
+// sigmoid's backward as autograd code usually writes it: from s = sigmoid(x),
+// g * s * (1 - s), which is 0 wherever s has rounded to 1.
+template <class T>
+void naive_sigmoid_backward(const T* x, const T* g, std::size_t n, T* out) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const T s = T(1) / (T(1) + std::exp(-x[i]));
+        out[i] = g[i] * s * (T(1) - s);
+    }
+}
+template <class T>
+void eigen_sigmoid_backward(const T* x, const T* g, std::size_t n, T* out) {
+    const auto N = static_cast<Eigen::Index>(n);
+    const auto s = T(1) / (T(1) + (-Eigen::Map<const arr<T>>(x, N)).exp());
+    Eigen::Map<arr<T>>(out, N) = Eigen::Map<const arr<T>>(g, N) * s * (T(1) - s);
+}
+
 // ---- stream floor: the bytes of each kernel, no arithmetic to speak of ------
 template <class T>
 T floor_fb(const T* x, const T* y, std::size_t n, T* g) {  // read 2, write 1
@@ -100,6 +116,10 @@ T floor_forward(const T* x, const T* y, std::size_t n) {  // read 2
 template <class T>
 void floor_sigmoid(const T* x, std::size_t n, T* out) {  // read 1, write 1
     for (std::size_t i = 0; i < n; ++i) out[i] = x[i];
+}
+template <class T>
+void floor_sigmoid_backward(const T* x, const T* g, std::size_t n, T* out) {  // read 2, write 1
+    for (std::size_t i = 0; i < n; ++i) out[i] = x[i] + g[i];
 }
 
 #if LOGITLOSS_BENCH_SLEEF && defined(__AVX512F__)
