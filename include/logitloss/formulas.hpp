@@ -7,9 +7,10 @@
 // stated bound of the correctly rounded result, subnormal results included.
 // None of them throws; special values are listed in the README table.
 //
-// The logit functions (sigmoid, softplus, log_sigmoid, bce_with_logits*)
-// are computed for float in double and rounded once (logistic_wide.hpp),
-// for double in double-word arithmetic (logistic.hpp).
+// The logit functions (sigmoid, sigmoid_backward/_grad, softplus,
+// log_sigmoid, bce_with_logits*) are computed for float in double and
+// rounded once (logistic_wide.hpp), for double in double-word arithmetic
+// (logistic.hpp).
 #pragma once
 
 #include "detail/config.hpp"
@@ -40,10 +41,10 @@ template <class T>
 // gradient 0 wherever sigmoid saturates). The whole product is rounded once
 // for float (evaluated in double): within 1 ulp. double: within 2 ulp, plus
 // |grad_out| * denorm_min where sigmoid'(x) is subnormal (|x| above about
-// 708; it is rounded before grad_out scales it). Even in x; +-inf -> +-0
-// (the sign of grad_out), NaN in either -> NaN, grad_out = +-inf with
-// sigmoid'(x) = 0 -> NaN (as the product). ATen's sigmoid_backward takes
-// the output y instead and forms grad_out (1 - y) y.
+// 708; it is rounded before grad_out scales it). Even in x; x = +-inf gives
+// a zero with grad_out's sign, NaN in either argument NaN, and grad_out =
+// +-inf where sigmoid'(x) is 0 NaN (the product inf * 0). ATen's
+// sigmoid_backward takes the output y instead and forms grad_out (1 - y) y.
 template <class T>
 [[nodiscard]] LOGITLOSS_HD inline T sigmoid_backward(T x, T grad_out) noexcept {
     if constexpr (detail::is_float_v<T>) {

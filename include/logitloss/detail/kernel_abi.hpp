@@ -48,6 +48,7 @@ using map_fn = void (*)(const T* x, std::size_t n, T* out);
 // out[i] = f(a[i], b[i]), i < n.
 template <class T>
 using map2_fn = void (*)(const T* a, const T* b, std::size_t n, T* out);
+
 // Whether every p[i], i < n, is in [0, 1] (unit) or finite and >= 0 (not
 // unit: a weight); NaN is neither. The value checks' fast pass.
 template <class T>
