@@ -130,6 +130,14 @@ private:
     mpfr_t a_, e_, t_, u_;
 };
 
+// The paths a test runs: the scalar functions, the header templates' SIMD
+// kernels, then "dispatch <name>" for each of `dispatched`.
+std::vector<std::string> path_names(const std::vector<std::string>& dispatched) {
+    std::vector<std::string> paths = {"scalar", "SIMD"};
+    for (const auto& p : dispatched) paths.push_back("dispatch " + p);
+    return paths;
+}
+
 std::vector<double> float64_inputs() {
     std::vector<double> xs;
     std::mt19937_64 rng(64);
@@ -174,11 +182,8 @@ TEST_CASE("float64 against MPFR: every function, scalar, SIMD and every dispatch
     const std::size_t n = xs.size();
     MESSAGE("float64 inputs: " << n);
     CHECK(n >= 1000000);
-    // Paths: the scalar functions, the header templates' SIMD kernels, then
-    // each SIMD path of the dispatch library this CPU runs.
     const std::vector<std::string> dispatched = ll::dispatch::available_paths();
-    std::vector<std::string> paths = {"scalar", "SIMD"};
-    for (const auto& p : dispatched) paths.push_back("dispatch " + p);
+    const std::vector<std::string> paths = path_names(dispatched);
     const std::size_t np = paths.size();
     constexpr int nf = 8;  // functions
     std::vector<std::vector<double>> out(nf * np, std::vector<double>(n));
@@ -305,8 +310,7 @@ TEST_CASE("sigmoid_backward with any grad_out: float32 within 1 ulp, float64 2 u
         if (i % 2 == 0) gf[i] = static_cast<float>(unit(rng));
     }
     const std::vector<std::string> dispatched = ll::dispatch::available_paths();
-    std::vector<std::string> paths = {"scalar", "SIMD"};
-    for (const auto& p : dispatched) paths.push_back("dispatch " + p);
+    const std::vector<std::string> paths = path_names(dispatched);
     std::vector<std::vector<double>> out(paths.size(), std::vector<double>(n));
     std::vector<std::vector<float>> outf(paths.size(), std::vector<float>(n));
     for (std::size_t i = 0; i < n; ++i) {

@@ -729,23 +729,22 @@ T bce_forward_backward(const T* probabilities, const T* targets, std::size_t n, 
 
 namespace detail {
 
-// out[i] = F(x[i]) through the SIMD body and the padded tail.
+// out[i] = F(in[i]...) through the SIMD body and the padded tail (out may
+// alias any input), and its two shapes in the kernel table (map_fn, map2_fn).
+template <class Arch, class T, class F, class... In>
+void map_each(std::size_t n, T* out, const In*... in) noexcept {
+    using B = xsimd::batch<T, Arch>;
+    std::size_t i = 0;
+    for (; i + B::size <= n; i += B::size) F{}(B::load_unaligned(in + i)...).store_unaligned(out + i);
+    if (i < n) store_partial(out, i, n, F{}(load_padded<B>(in, i, n, T(0))...));
+}
 template <class Arch, class T, class F>
 void map_body(const T* x, std::size_t n, T* out) noexcept {
-    using B = xsimd::batch<T, Arch>;
-    std::size_t i = 0;
-    for (; i + B::size <= n; i += B::size) F{}(B::load_unaligned(x + i)).store_unaligned(out + i);
-    if (i < n) store_partial(out, i, n, F{}(load_padded<B>(x, i, n, T(0))));
+    map_each<Arch, T, F>(n, out, x);
 }
-
-// out[i] = F(a[i], b[i]), the same way (out may alias a or b).
 template <class Arch, class T, class F>
 void map2_body(const T* a, const T* b, std::size_t n, T* out) noexcept {
-    using B = xsimd::batch<T, Arch>;
-    std::size_t i = 0;
-    for (; i + B::size <= n; i += B::size)
-        F{}(B::load_unaligned(a + i), B::load_unaligned(b + i)).store_unaligned(out + i);
-    if (i < n) store_partial(out, i, n, F{}(load_padded<B>(a, i, n, T(0)), load_padded<B>(b, i, n, T(0))));
+    map_each<Arch, T, F>(n, out, a, b);
 }
 
 inline void check_map(const char* fn, const void* x, std::size_t n, const void* out) {
