@@ -1,6 +1,7 @@
 // fuzz/fuzz_array.cpp — libFuzzer target for the array layer: the loss
 // kernels (bce_with_logits_forward[_backward], bce_forward[_backward]) and the
-// array maps (sigmoid, softplus, log_sigmoid), through the header templates
+// array maps (sigmoid, softplus, log_sigmoid, and the binary map
+// sigmoid_backward, whose second input is grad_out), through the header templates
 // (xsimd::default_arch of this build) and through logitloss::dispatch on a
 // path chosen by the input. Built with ASan and UBSan (fuzz/run).
 //
@@ -10,7 +11,7 @@
 // same layout: keep the two in step.
 //
 //   0  element type (bit 0: double)          13 threads (% 3: 1, 2, 0)
-//   1  function (% 7, see fn_id)             14 check (% 4 == 3: off)
+//   1  function (% 8, see fn_id)             14 check (% 4 == 3: off)
 //   2  n mode    3-4 n parameter (u16 LE)    15 dispatch path (index % count)
 //   5  reduction (% 3: none, sum, mean)      16-21 element offsets (% 16) of
 //   6  weight mode    7 its parameter              x, y, grad/out, losses,
@@ -19,8 +20,10 @@
 //  12  flags: bits 5-7 all set -> bits 0-2          x, y, weight, pos_weight)
 //      make x, y, grad/out null; bit 3: map   23 sprinkle index
 //      in place; bit 4: no guard after        24 sprinkle kind (bits 0-2, 0 off)
-//      the outputs (ASan bounds only)            and array (bits 3-4)
-//                                            25 generator seed  26 probe index
+//      the outputs (ASan bounds only);           and array (bits 3-4)
+//      sigmoid_backward in place: bit 0      25 generator seed  26 probe index
+//      overwrites grad_out (y), not x
+// (y is the targets of the losses and grad_out of sigmoid_backward.)
 //
 // Oracles (any violation prints the decoded case and aborts):
 //  - ASan / UBSan reports; an uncaught exception other than logitloss::error;
@@ -68,15 +71,26 @@ constexpr std::size_t block = std::size_t(1) << 14;  // kernels.hpp block_size
 // the rest), and weights, the mean and sums add a few roundings.
 constexpr std::int64_t kUlps = 16;
 
-enum class fn_id { logits_fwd, logits_fwdbwd, bce_fwd, bce_fwdbwd, sigmoid, softplus, log_sigmoid };
-const char* const fn_names[] = {"bce_with_logits_forward", "bce_with_logits_forward_backward", "bce_forward",
-                                "bce_forward_backward",    "sigmoid",
-                                "softplus",                "log_sigmoid"};
+enum class fn_id { logits_fwd, logits_fwdbwd, bce_fwd, bce_fwdbwd, sigmoid, softplus, log_sigmoid, sigmoid_backward };
+constexpr int fn_count = 8;
+const char* const fn_names[fn_count] = {"bce_with_logits_forward",
+                                        "bce_with_logits_forward_backward",
+                                        "bce_forward",
+                                        "bce_forward_backward",
+                                        "sigmoid",
+                                        "softplus",
+                                        "log_sigmoid",
+                                        "sigmoid_backward"};
 const char* const kind_names[] = {"null_pointer",        "size_mismatch",           "missing_output",
                                   "target_out_of_range", "probability_out_of_range", "negative_weight",
                                   "negative_pos_weight"};
 
-bool is_map(fn_id f) { return f == fn_id::sigmoid || f == fn_id::softplus || f == fn_id::log_sigmoid; }
+// Maps take no options and write out[i] from element i of their inputs: x,
+// and for the binary map (sigmoid_backward) also y (grad_out).
+bool is_binary_map(fn_id f) { return f == fn_id::sigmoid_backward; }
+bool is_map(fn_id f) {
+    return f == fn_id::sigmoid || f == fn_id::softplus || f == fn_id::log_sigmoid || is_binary_map(f);
+}
 bool wants_grad(fn_id f) { return f == fn_id::logits_fwdbwd || f == fn_id::bce_fwdbwd; }
 bool on_probabilities(fn_id f) { return f == fn_id::bce_fwd || f == fn_id::bce_fwdbwd; }
 
@@ -370,6 +384,7 @@ struct plan {
     span_spec weight, pos_weight, losses;
     bool x_null = false, y_null = false, out_null = false;
     bool in_place = false, tight = false;
+    bool in_place_y = false;  // a binary map in place overwrites y (grad_out), not x
     std::size_t threads = 1;
     bool check = true;
     unsigned path = 0;
@@ -383,7 +398,7 @@ plan decode(const header& h) {
     plan p;
     const std::uint8_t* b = h.b;
     p.dbl = (b[0] & 1) != 0;
-    p.fn = static_cast<fn_id>(b[1] % 7);
+    p.fn = static_cast<fn_id>(b[1] % fn_count);
     p.n = decode_n(b[2], static_cast<unsigned>(b[3]) | (static_cast<unsigned>(b[4]) << 8));
     const std::size_t n = p.n;
     p.reduce = static_cast<ll::reduction>(b[5] % 3);
@@ -441,6 +456,7 @@ plan decode(const header& h) {
         p.out_null = (b[12] & 4) != 0;
     }
     p.in_place = (b[12] & 8) != 0;
+    p.in_place_y = p.in_place && is_binary_map(p.fn) && (b[12] & 1) != 0;
     p.tight = (b[12] & 16) != 0;
     const std::size_t threads[3] = {1, 2, 0};
     p.threads = threads[b[13] % 3];
@@ -465,7 +481,7 @@ std::string describe(const plan& p, const std::string& path) {
                     " n=" + std::to_string(p.n) + " reduce=" + reds[static_cast<int>(p.reduce)] +
                     " weight=" + spec(p.weight) + " pos_weight=" + spec(p.pos_weight) + " losses=" + spec(p.losses) +
                     " null(x,y,out)=" + std::to_string(p.x_null) + std::to_string(p.y_null) +
-                    std::to_string(p.out_null) + " in_place=" + std::to_string(p.in_place) +
+                    std::to_string(p.out_null) + " in_place=" + (p.in_place ? (p.in_place_y ? "y" : "x") : "0") +
                     " threads=" + std::to_string(p.threads) + " check=" + std::to_string(p.check) + " path=" + path +
                     " offsets=";
     for (auto o : p.off) s += std::to_string(o) + ",";
@@ -502,6 +518,10 @@ inputs<T> make_inputs(const plan& p, value_source& src) {
     if (!p.x_null) {
         in.x = region<T>(p.n, p.off[0], 0);
         fill(in.x, src, probs ? role::unit : role::logit, p.mode[0]);
+    }
+    if (is_binary_map(p.fn) && !p.y_null) {  // grad_out: any value
+        in.y = region<T>(p.n, p.off[1], 0);
+        fill(in.y, src, role::logit, p.mode[1]);
     }
     if (!is_map(p.fn)) {
         if (!p.y_null) {
@@ -571,8 +591,10 @@ template <class T>
 outcome expected_error(const plan& p, const inputs<T>& in) {
     const std::size_t n = p.n;
     if (is_map(p.fn)) {
-        const bool out_null = p.out_null || (p.in_place && p.x_null);
-        if (n > 0 && (p.x_null || out_null)) return fails(ll::error_kind::null_pointer, 0);
+        // In place, the output is the input it overwrites: both are null
+        // when either is (execute).
+        const bool y_null = is_binary_map(p.fn) && p.y_null;
+        if (n > 0 && (p.x_null || p.out_null || y_null)) return fails(ll::error_kind::null_pointer, 0);
         return {};
     }
     const bool probs = on_probabilities(p.fn);
@@ -614,9 +636,14 @@ outcome expected_error(const plan& p, const inputs<T>& in) {
 // Whether the values are in the documented domain (so the accuracy bounds,
 // hence the agreement between paths, apply), with finite weights (an
 // infinite weight times a loss that is 0 on one path and tiny on another is
-// NaN against inf).
+// NaN against inf) and, for the same reason, finite grad_out.
 template <class T>
 bool values_valid(const plan& p, const inputs<T>& in) {
+    if (is_binary_map(p.fn)) {
+        for (std::size_t i = 0; i < p.n; ++i)
+            if (!std::isfinite(in.y[i])) return false;
+        return true;
+    }
     if (is_map(p.fn)) return true;
     const bool probs = on_probabilities(p.fn);
     auto unit = [](T v) { return v >= T(0) && v <= T(1); };
@@ -649,6 +676,9 @@ T invoke(impl which, fn_id f, const T* x, const T* y, std::size_t n, T* out, con
         case fn_id::sigmoid: t ? ll::sigmoid(x, n, out) : dp::sigmoid(x, n, out); return T(0);
         case fn_id::softplus: t ? ll::softplus(x, n, out) : dp::softplus(x, n, out); return T(0);
         case fn_id::log_sigmoid: t ? ll::log_sigmoid(x, n, out) : dp::log_sigmoid(x, n, out); return T(0);
+        case fn_id::sigmoid_backward:
+            t ? ll::sigmoid_backward(x, y, n, out) : dp::sigmoid_backward(x, y, n, out);
+            return T(0);
     }
     return T(0);
 }
@@ -667,11 +697,16 @@ result<T> execute(const plan& p, const inputs<T>& in, impl which, const char* la
     const std::size_t n = p.n;
     const std::size_t trail = p.tight ? 0 : 16;
     const bool map = is_map(p.fn);
+    // In place: the output region starts as a copy of the input it replaces
+    // (x, or y for a binary map with in_place_y), and that input's pointer
+    // is the output's; without an output region both are null.
     const bool alias = map && p.in_place;
-    if ((map || wants_grad(p.fn)) && !p.out_null && !(alias && p.x_null)) {
+    const region<T>& aliased = p.in_place_y ? in.y : in.x;
+    const bool aliased_null = p.in_place_y ? p.y_null : p.x_null;
+    if ((map || wants_grad(p.fn)) && !p.out_null && !(alias && aliased_null)) {
         r.out = region<T>(n, p.off[2], trail);
         if (alias)
-            for (std::size_t i = 0; i < n; ++i) r.out[i] = in.x[i];
+            for (std::size_t i = 0; i < n; ++i) r.out[i] = aliased[i];
     }
     ll::options<T> o;
     o.reduce = p.reduce;
@@ -689,9 +724,14 @@ result<T> execute(const plan& p, const inputs<T>& in, impl which, const char* la
     }
     const auto out_before = r.out.snapshot();
     const auto losses_before = r.losses.snapshot();
-    const T* x = alias ? (r.out.allocated() ? r.out.data() : nullptr) : (in.x.allocated() ? in.x.data() : nullptr);
-    const T* y = in.y.allocated() ? in.y.data() : nullptr;
     T* out = r.out.allocated() ? r.out.data() : nullptr;
+    const T* x = in.x.allocated() ? in.x.data() : nullptr;
+    const T* y = in.y.allocated() ? in.y.data() : nullptr;
+    if (alias && p.in_place_y) {
+        y = out;
+    } else if (alias) {
+        x = out;
+    }
     try {
         r.value = invoke<T>(which, p.fn, x, y, n, out, o);
     } catch (const ll::error& e) {
@@ -772,6 +812,11 @@ void compare_close(const plan& p, const inputs<T>& in, const result<T>& a, const
                 if (in.w.allocated()) scale *= static_cast<double>(in.w[i]);
                 if (p.reduce == ll::reduction::mean) scale /= static_cast<double>(n);
                 tol = static_cast<double>(kUlps) * static_cast<double>(std::numeric_limits<T>::epsilon()) * scale;
+            } else if (p.fn == fn_id::sigmoid_backward) {
+                // README: where sigmoid'(x) is subnormal, within
+                // |grad_out| denorm_min rather than in ulp.
+                tol = static_cast<double>(kUlps) * std::fabs(static_cast<double>(in.y[i])) *
+                      static_cast<double>(std::numeric_limits<T>::denorm_min());
             }
             if (!close(a.out[i], b.out[i], tol))
                 finding(what + ": output element " + std::to_string(i) + " " + pair_text(a.out[i], b.out[i]));
@@ -792,7 +837,8 @@ void check_position(const plan& p, const inputs<T>& in, const result<T>& full, s
     T v = T(0);
     try {
         if (map) {
-            invoke<T>(impl::templates, p.fn, x, nullptr, 1, out.data(), ll::options<T>{});
+            const T* y = is_binary_map(p.fn) ? in.y.data() + i : nullptr;
+            invoke<T>(impl::templates, p.fn, x, y, 1, out.data(), ll::options<T>{});
         } else {
             ll::options<T> o;
             o.reduce = ll::reduction::none;
@@ -865,7 +911,7 @@ void run_case(const plan& p, const std::uint8_t* payload, std::size_t payload_si
         if (is_map(p.fn) && p.in_place) {
             // Templates in place (a) against out of place.
             plan q = p;
-            q.in_place = false;
+            q.in_place = q.in_place_y = false;
             const result<T> c = execute(q, in, impl::templates, "templates out of place", p.threads);
             compare_bits(p, a, c, "map in place against out of place");
         }

@@ -20,7 +20,7 @@ import sys
 HEADER_SIZE = 27
 FUNCTIONS = {
     "logits_fwd": 0, "logits_fwdbwd": 1, "bce_fwd": 2, "bce_fwdbwd": 3,
-    "sigmoid": 4, "softplus": 5, "log_sigmoid": 6,
+    "sigmoid": 4, "softplus": 5, "log_sigmoid": 6, "sigmoid_backward": 7,
 }
 REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
 # Value modes (per array): 0 valid spread with special values, 1 hard or
@@ -37,6 +37,7 @@ VALID, HARD, RAW, SOME_BAD = 0, 1, 2, 3
 # 3 pos_weight.
 NULL_X, NULL_Y, NULL_OUT = 0xE1, 0xE2, 0xE4
 IN_PLACE, TIGHT = 0x08, 0x10
+IN_PLACE_Y = 0x09  # sigmoid_backward in place over grad_out (y) instead of x
 
 
 def seed(fn, dtype="f32", n=16, reduce="mean", weight=0, weight_param=0, pos_weight=0, pos_weight_param=0,
@@ -98,6 +99,13 @@ def seeds():
     s["softplus_f64_in_place_n9"] = seed("softplus", "f64", n=9, flags=IN_PLACE, payload=9)
     s["log_sigmoid_f32_tight_n257"] = seed("log_sigmoid", n=257, flags=TIGHT, path=2, payload=200)
     s["log_sigmoid_f64_n1"] = seed("log_sigmoid", "f64", n=1, payload=1)
+    # sigmoid's backward: grad_out is y (any value); in place over either input.
+    s["sigmoid_backward_f32_n70"] = seed("sigmoid_backward", n=70, offsets=(1, 2, 3, 0, 0, 0), payload=140)
+    s["sigmoid_backward_f64_raw_n13"] = seed("sigmoid_backward", "f64", n=13, modes=(RAW, RAW, 0, 0), path=1,
+                                             payload=208)
+    s["sigmoid_backward_f32_in_place_x_n33"] = seed("sigmoid_backward", n=33, flags=IN_PLACE, payload=66)
+    s["sigmoid_backward_f64_in_place_grad_out_n17"] = seed("sigmoid_backward", "f64", n=17, flags=IN_PLACE_Y,
+                                                           path=2, payload=34)
     # Sizes: empty arrays (the mean of nothing), SIMD-width boundaries.
     s["logits_fwd_f64_mean_n0"] = seed("logits_fwd", "f64", n=0)
     s["bce_fwdbwd_f32_none_n0_nulls"] = seed("bce_fwdbwd", n=0, reduce="none", flags=NULL_X | NULL_Y | NULL_OUT)
@@ -112,6 +120,7 @@ def seeds():
     s["err_null_pointer_x"] = seed("logits_fwd", n=4, flags=NULL_X)
     s["err_null_pointer_grad"] = seed("bce_fwdbwd", "f64", n=4, flags=NULL_OUT)
     s["err_null_pointer_map_out"] = seed("sigmoid", n=3, flags=NULL_OUT)
+    s["err_null_pointer_grad_out"] = seed("sigmoid_backward", "f64", n=5, flags=NULL_Y)
     s["err_null_pointer_weight"] = seed("logits_fwd", "f64", n=6, weight=6)
     s["err_size_mismatch_weight"] = seed("logits_fwdbwd", n=10, weight=5, weight_param=1)
     s["err_size_mismatch_weight_empty"] = seed("bce_fwd", "f64", n=3, weight=7)
