@@ -450,6 +450,20 @@ TEST_CASE("cuda (emulated): special values follow the CPU kernels") {
             CHECK(first_difference(cg.data(), gg.data(), 2) == -1);
         }
     }
+    // A float sum beyond FLT_MAX: the sum inf, the mean in range (as the
+    // CPU kernels).
+    const std::vector<float> big = {3e38f, 3e38f}, zeros = {0.f, 0.f};
+    for (ll::reduction r : {ll::reduction::sum, ll::reduction::mean}) {
+        ll::options<float> co;
+        co.reduce = r;
+        lc::options<float> go;
+        go.reduce = to_cuda(r);
+        float result = 0.f;
+        go.result = &result;
+        lc::bce_with_logits_forward(big.data(), zeros.data(), 2, go);
+        CHECK(same_bits(ll::bce_with_logits_forward(big.data(), zeros.data(), 2, co), result));
+        CHECK((r == ll::reduction::sum ? std::isinf(result) : result == 3e38f));
+    }
     // n = 0: the sum is 0, the mean NaN (as the CPU kernels, as torch).
     lc::options<double> o;
     double result = 1;

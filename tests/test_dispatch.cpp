@@ -232,6 +232,16 @@ TEST_CASE_TEMPLATE("dispatch: sums and means, the same bits on every FMA path an
     }
 }
 
+TEST_CASE("dispatch: a float mean whose sum overflows float is the mean, on every path") {
+    keep_path keep;
+    const std::vector<float> x = {3e38f, 3e38f}, y = {0.f, 0.f};
+    for (const auto& path : dp::available_paths()) {
+        CAPTURE(path);
+        REQUIRE(dp::use_path(path));
+        CHECK(dp::bce_with_logits_forward(x.data(), y.data(), 2) == 3e38f);
+    }
+}
+
 TEST_CASE("dispatch: bad input throws logitloss::error and writes nothing") {
     const std::vector<float> x = {0.5f, -2.f, 3.f}, y = {1.f, 0.f, 1.5f};
     std::vector<float> grad(3, 42.f);

@@ -316,6 +316,36 @@ TEST_CASE("a float mean is the rounded sum divided by n: within 1.5 ulp of the e
     CHECK(worst > 1.0);  // the bound is not 1 ulp
 }
 
+TEST_CASE("a float mean whose sum overflows float is the mean, not inf") {
+    // Two losses of 3e38 (target 0: the loss is x) sum to 6e38, beyond
+    // FLT_MAX; the sum is inf, as in PyTorch, and the mean 3e38 exactly.
+    // Weights near FLT_MAX get there with ordinary logits.
+    const std::vector<float> x = {3e38f, 3e38f}, y = {0.f, 0.f};
+    ll::options<float> sum;
+    sum.reduce = ll::reduction::sum;
+    CHECK(std::isinf(ll::bce_with_logits_forward(x.data(), y.data(), 2, sum)));
+    CHECK(ll::bce_with_logits_forward(x.data(), y.data(), 2) == 3e38f);
+    std::vector<float> g(2);
+    CHECK(ll::bce_with_logits_forward_backward(x.data(), y.data(), 2, g.data()) == 3e38f);
+    CHECK(g[0] == 0.5f);
+    const std::vector<float> big = {std::numeric_limits<float>::max(), std::numeric_limits<float>::max()};
+    const std::vector<float> p = {0.5f, 0.5f}, t = {1.f, 0.f};
+    ll::options<float> weighted;
+    weighted.weight = ll::span<const float>(big);
+    const float each = ll::bce(0.5f, 1.f);  // both elements: log 2 in float
+    REQUIRE(each == ll::bce(0.5f, 0.f));
+    // Each weighted loss is rounded to float (as in PyTorch): 2.36e38; their
+    // sum (exact in double) overflows float; the mean is one of them.
+    const float want = static_cast<float>(static_cast<double>(big[0]) * static_cast<double>(each));
+    REQUIRE(std::isinf(want + want));
+    CHECK(ll::bce_forward(p.data(), t.data(), 2, weighted) == want);
+    // A mean of one element is that element, whatever its size.
+    CHECK(ll::bce_with_logits_forward(x.data(), y.data(), 1) == 3e38f);
+    // double: the total itself overflows; the mean stays inf (PyTorch's).
+    const std::vector<double> xd = {1.5e308, 1.5e308}, yd = {0.0, 0.0};
+    CHECK(std::isinf(ll::bce_with_logits_forward(xd.data(), yd.data(), 2)));
+}
+
 TEST_CASE("reductions are bitwise identical across SIMD widths (accumulator)" *
           doctest::skip(support::arch_count() < 2)) {
     // The accumulator assigns element i to virtual lane i mod 16 whatever the

@@ -363,7 +363,7 @@ __global__ void __launch_bounds__(block_threads)
     const partial_sum total = block_sum(acc);
     if (threadIdx.x == 0) {
         const T sum = rounded<T>(total);
-        *result = mean ? ::logitloss::detail::mean_of(sum, n) : sum;  // as on the CPU
+        *result = mean ? ::logitloss::detail::mean_of(sum, total.hi + total.lo, n) : sum;  // as on the CPU
     }
 }
 

@@ -613,7 +613,7 @@ T run_loss_with(const char* fn, inputs kind, const T* x, const T* y, std::size_t
     }
     if (none) return T(0);
     const T sum = rounded<T>(total);
-    return mean ? mean_of(sum, n) : sum;
+    return mean ? mean_of(sum, total.hi + total.lo, n) : sum;
 }
 
 // run_loss with the loop of Arch, called directly.

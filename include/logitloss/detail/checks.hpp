@@ -51,5 +51,19 @@ LOGITLOSS_HD inline T mean_of(T sum, std::size_t n) noexcept {
     return n > 0 ? static_cast<T>(static_cast<double>(sum) / static_cast<double>(n)) : quiet_nan<T>();
 }
 
+// The mean from the sum rounded to T and the unrounded total (the kernels'
+// double-word sum, hi + lo): mean_of(sum, n), except where the sum has
+// overflowed T while the total is finite (float losses or weights near
+// FLT_MAX: two losses of 3e38 sum to inf in float, 6e38 in double). There
+// the rounded sum would make the mean inf although it is in range; the
+// total divided by n in double, rounded once to T, is the mean (within an
+// ulp). A double sum beyond DBL_MAX has overflowed in the total itself, and
+// its mean stays inf, as in PyTorch. Host and device.
+template <class T>
+LOGITLOSS_HD inline T mean_of(T sum, double total, std::size_t n) noexcept {
+    const bool sum_overflowed = sum - sum != T(0) && total - total == 0.0;  // inf - inf is NaN
+    return n > 0 && sum_overflowed ? static_cast<T>(total / static_cast<double>(n)) : mean_of(sum, n);
+}
+
 }  // namespace detail
 LOGITLOSS_NAMESPACE_END
