@@ -582,11 +582,11 @@ std::string show(const outcome& o) {
 // values: on probabilities size_mismatch at C, then null
 // data null_pointer, then n % C != 0 size_mismatch at C); losses (none: a
 // size other than n, or null data with n > 0, is missing_output at the size;
-// sum/mean: any non-zero size is size_mismatch at the size); and, with
-// check on, the values: pos_weight first (class index), then the lowest bad
-// element with input, target, weight checked in that order there. A value is
-// valid when the comparison holds (NaN never does; -0 >= 0 does); weights
-// and pos_weight must also be finite.
+// sum/mean: a non-zero size or non-null data is size_mismatch at the
+// size); and, with check on, the values: pos_weight first (class index),
+// then the lowest bad element with input, target, weight checked in that
+// order there. A value is valid when the comparison holds (NaN never does;
+// -0 >= 0 does); weights and pos_weight must also be finite.
 template <class T>
 outcome expected_error(const plan& p, const inputs<T>& in) {
     const std::size_t n = p.n;
@@ -615,7 +615,7 @@ outcome expected_error(const plan& p, const inputs<T>& in) {
     const std::size_t losses = p.losses.given ? p.losses.len : 0;
     if (p.reduce == ll::reduction::none) {
         if (losses != n || (n > 0 && p.losses.null_data)) return fails(ll::error_kind::missing_output, losses);
-    } else if (losses != 0) {
+    } else if (p.losses.given && (losses != 0 || !p.losses.null_data)) {
         return fails(ll::error_kind::size_mismatch, losses);
     }
     if (!p.check) return {};

@@ -156,6 +156,9 @@ TEST_CASE("size mismatches and missing outputs") {
     stray.losses = ll::span<float>(f.losses);
     expect_error([&] { (void)ll::bce_with_logits_forward(f.x.data(), f.y.data(), 40, stray); },
                  ll::error_kind::size_mismatch, 40, "only written with reduction::none");
+    stray.losses = ll::span<float>(f.losses.data(), 0);  // a buffer not sized: an error too
+    expect_error([&] { (void)ll::bce_with_logits_forward(f.x.data(), f.y.data(), 40, stray); },
+                 ll::error_kind::size_mismatch, 0, "only written with reduction::none");
     CHECK(f.untouched());
 }
 

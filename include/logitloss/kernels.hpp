@@ -157,7 +157,9 @@ struct options {
     // and >= 0. A span with a pointer but no elements is an error, whatever
     // n (a weight of zero elements is one of the right size when n is 0).
     span<const T> pos_weight{};
-    // reduction::none: receives the n per-element losses (required then).
+    // reduction::none: receives the n per-element losses (required then);
+    // with sum or mean, a span with a pointer or elements is an error (a
+    // buffer meant for the losses that would stay unwritten), as in cuda.cuh.
     span<T> losses{};
     // Threads to use: 1 (the default) runs on the caller's thread only; 0
     // uses std::thread::hardware_concurrency(). Threads are started per call
@@ -264,7 +266,7 @@ void validate(const char* fn, inputs kind, const T* x, const T* y, std::size_t n
             fail(error_kind::missing_output, o.losses.size(), fn,
                  "reduction::none needs options.losses with " + std::to_string(n) + " elements, got " +
                      std::to_string(o.losses.size()));
-    } else if (o.losses.size() != 0) {
+    } else if (o.losses.size() != 0 || o.losses.data() != nullptr) {  // given, as weight's rule: even empty
         fail(error_kind::size_mismatch, o.losses.size(), fn, "options.losses is only written with reduction::none");
     }
     if (!o.check) return;
