@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -84,12 +85,35 @@ TEST_CASE("dispatch: the paths this CPU runs, and choosing one") {
 }
 
 TEST_CASE("dispatch: LOGITLOSS_SIMD chooses the first path") {
-    // ctest runs this case once more with LOGITLOSS_SIMD=sse2 (test_dispatch_env).
+    // ctest runs this case once more with LOGITLOSS_SIMD=sse2
+    // (test_dispatch_env) and with a name no library has
+    // (test_dispatch_env_unknown).
     const char* env = std::getenv("LOGITLOSS_SIMD");
+    const auto paths = dp::available_paths();
     if (env == nullptr || *env == '\0') {
-        CHECK(std::string(dp::path()) == dp::available_paths().front());
-    } else {
+        CHECK(std::string(dp::path()) == paths.front());
+    } else if (std::find(paths.begin(), paths.end(), env) != paths.end()) {
         CHECK(std::string(dp::path()) == env);
+    } else {
+        // A configuration error, not bad input: every call throws
+        // std::runtime_error naming the variable, until use_path chooses.
+        CHECK(std::string(dp::path()).empty());
+        std::vector<float> x(4, 0.f), out(4);
+        bool thrown = false;
+        try {
+            dp::sigmoid(x.data(), x.size(), out.data());
+        } catch (const ll::error&) {
+            FAIL("logitloss::error for a configuration error");
+        } catch (const std::runtime_error& e) {
+            thrown = true;
+            CHECK(std::string(e.what()).find(std::string("LOGITLOSS_SIMD=") + env) != std::string::npos);
+        }
+        CHECK(thrown);
+        CHECK_THROWS_AS((void)dp::bce_with_logits_forward(x.data(), x.data(), x.size()), std::runtime_error);
+        REQUIRE(dp::use_path(""));
+        CHECK(std::string(dp::path()) == paths.front());
+        dp::sigmoid(x.data(), x.size(), out.data());
+        CHECK(out[0] == 0.5f);
     }
 }
 

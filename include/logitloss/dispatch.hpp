@@ -11,7 +11,9 @@
 // On other processors the library holds one path, xsimd's default
 // architecture of its build. The widest path that the CPU and the operating
 // system support is chosen on the first call; the environment variable
-// LOGITLOSS_SIMD (a path name) or use_path() choose another.
+// LOGITLOSS_SIMD (a path name) or use_path() choose another. A
+// LOGITLOSS_SIMD naming no available path makes every function throw
+// std::runtime_error (path() returns "") until use_path() chooses one.
 //
 // The functions have the meaning, options, checks and errors of the
 // templates in kernels.hpp. Results: the avx512bw and avx2_fma paths give

@@ -1,9 +1,10 @@
 # The fast-math guard of detail/config.hpp: a translation unit built with
 # -ffast-math, or with one of its parts the compiler names in a macro, stops
 # with logitloss's message, and builds when it defines
-# LOGITLOSS_ALLOW_FAST_MATH. Arguments: COMPILER, COMPILER_ID, SOURCE,
-# INCLUDES (a ;-list).
-set(flag_sets "-ffast-math" "-ffinite-math-only")
+# LOGITLOSS_ALLOW_FAST_MATH. MSVC's /fp:fast is stood in for by the macro it
+# defines (-D_M_FP_FAST). Arguments: COMPILER, COMPILER_ID, SOURCE, INCLUDES
+# (a ;-list).
+set(flag_sets "-ffast-math" "-ffinite-math-only" "-D_M_FP_FAST")
 if(COMPILER_ID STREQUAL "GNU")
     list(APPEND flag_sets "-ffast-math -fno-finite-math-only" "-funsafe-math-optimizations"
          "-fassociative-math -fno-signed-zeros -fno-trapping-math" "-freciprocal-math" "-fno-signed-zeros")

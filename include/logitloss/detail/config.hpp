@@ -15,14 +15,16 @@
 // drop the sign of zero (-fno-signed-zeros) and assume that no NaN or
 // infinity occurs (-ffinite-math-only, which deletes the NaN checks): results
 // are then silently wrong, not just less accurate. GCC names each of these in
-// a macro; Clang 14 only -ffast-math as a whole and -ffinite-math-only.
+// a macro; Clang 14 only -ffast-math as a whole and -ffinite-math-only;
+// MSVC's /fp:fast defines _M_FP_FAST.
 // Defining LOGITLOSS_ALLOW_FAST_MATH builds anyway, without those promises.
 // (nvcc's --use_fast_math, which flushes subnormals and approximates
 // divisions, defines no macro to detect; CUDA code must not be built with it.)
 #if !defined(LOGITLOSS_ALLOW_FAST_MATH) &&                                                                  \
     (defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__) ||                   \
-     defined(__ASSOCIATIVE_MATH__) || defined(__RECIPROCAL_MATH__) || defined(__NO_SIGNED_ZEROS__))
-#error "logitloss: compiled with -ffast-math or one of its parts (-ffinite-math-only, -fassociative-math, -freciprocal-math, -fno-signed-zeros), under which its results and input checks do not hold; build without it, or define LOGITLOSS_ALLOW_FAST_MATH to accept that"
+     defined(__ASSOCIATIVE_MATH__) || defined(__RECIPROCAL_MATH__) || defined(__NO_SIGNED_ZEROS__) ||        \
+     defined(_M_FP_FAST))
+#error "logitloss: compiled with -ffast-math or one of its parts (-ffinite-math-only, -fassociative-math, -freciprocal-math, -fno-signed-zeros), or MSVC's /fp:fast, under which its results and input checks do not hold; build without it, or define LOGITLOSS_ALLOW_FAST_MATH to accept that"
 #endif
 
 // LOGITLOSS_HD marks a function usable from host code and, under nvcc, from

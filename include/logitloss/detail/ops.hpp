@@ -39,12 +39,16 @@ LOGITLOSS_NAMESPACE_BEGIN
 namespace detail {
 
 // Primary template: specialised below for float/double and in ops_xsimd.hpp
-// for xsimd::batch. A missing specialisation means xsimd batches were used
-// without including <logitloss/logitloss.hpp> (or detail/ops_xsimd.hpp).
+// for xsimd::batch. A missing specialisation means a type the functions do
+// not take (an integer, long double, arguments of mixed types that deduced
+// T from the first) or xsimd batches used without including
+// <logitloss/logitloss.hpp> (or detail/ops_xsimd.hpp).
 template <class T, class Enable = void>
 struct ops {
     static_assert(sizeof(T) == 0,
-                  "logitloss: no ops<T> for this type; for xsimd batches include <logitloss/logitloss.hpp>");
+                  "logitloss: the functions take float, double or an xsimd batch of them, every argument of "
+                  "one type (sigmoid(0.f), bce_with_logits(x, 1.f) for a float x); for xsimd batches include "
+                  "<logitloss/logitloss.hpp>");
 };
 
 // The scalar element type behind T (float for xsimd::batch<float, A>).
