@@ -176,7 +176,7 @@ struct mpfr_ref {
 
 }  // namespace
 
-TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, within 2 ulp") {
+TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, within 1 ulp") {
     // Index 3f + path is function f through the scalar path, the SIMD array
     // kernels (ll::sigmoid/softplus/log_sigmoid arrays and
     // bce_with_logits_forward_backward with reduction::none) and the same
@@ -266,10 +266,13 @@ TEST_CASE("float32 exhaustive: all 2^32 logits, scalar, SIMD and dispatched, wit
     });
     print_table("float32, all 2^32 inputs (x86-64, this build's widest SIMD path)", function_names, s,
                 paths * n_functions);
+    // The README's figure, 1 ulp on every path (the formulas' comments
+    // promise 2 for some functions; a result past the published figure is
+    // a regression all the same).
     for (int i = 0; i < paths * n_functions; ++i) {
         CAPTURE(std::string(function_names[i / paths]));
         CAPTURE(path_name(i % paths));
-        CHECK(s[i].max_ulp <= 2);
+        CHECK(s[i].max_ulp <= 1);
     }
 }
 
@@ -324,10 +327,10 @@ TEST_CASE("float32 exhaustive: bce and bce_grad for every p in [0, 1], hard targ
         }
     });
     print_table("float32, every p in [0, 1]: ATen's BCELoss formula", names, s, 4 * paths);
-    for (int i = 0; i < 4 * paths; ++i) {
+    for (int i = 0; i < 4 * paths; ++i) {  // the README's figure, as above
         CAPTURE(std::string(names[i / paths]));
         CAPTURE(path_name(i % paths));
-        CHECK(s[i].max_ulp <= 2);
+        CHECK(s[i].max_ulp <= 1);
     }
 }
 
