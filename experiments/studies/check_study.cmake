@@ -1,10 +1,12 @@
 # Runs one study of logitloss_experiments and checks what it leaves:
 #   cmake -DPROGRAM=... -DSTUDY=... -DOUT=dir [-DDATA=dir [-DFRESH_DATA=ON]] [-DARGS="..."]
-#         [-DEXPECT=regex] [-DGNUPLOT=path] -P check_study.cmake
+#         [-DEXPECT=regex] [-DREJECT=regex] [-DGNUPLOT=path] -P check_study.cmake
 # Exit status 0, <OUT>/<STUDY>.md and .csv present and not empty, and
-# <STUDY>.png as well when gnuplot is installed; with EXPECT, <STUDY>.md
-# matches that regular expression. OUT is emptied first, and with FRESH_DATA
-# the DATA folder too (the study is to write it: --synthetic).
+# <STUDY>.png as well when gnuplot is installed; no field of <STUDY>.csv is
+# NaN or infinite (the studies' numbers are finite at toy size: a NaN is a
+# broken run); with EXPECT, <STUDY>.md matches that regular expression; with
+# REJECT, no line of it does. OUT is emptied first, and with FRESH_DATA the
+# DATA folder too (the study is to write it: --synthetic).
 file(REMOVE_RECURSE "${OUT}")
 separate_arguments(_args UNIX_COMMAND "${ARGS}")
 set(_data)
@@ -32,9 +34,23 @@ foreach(_file IN LISTS _files)
     endif()
     message(STATUS "${_file}: ${_size} bytes")
 endforeach()
+file(STRINGS "${OUT}/${STUDY}.csv" _rows)
+foreach(_row IN LISTS _rows)
+    if(_row MATCHES "(^|,)[+-]?([Nn][Aa][Nn]|[Ii][Nn][Ff])")
+        message(FATAL_ERROR "${OUT}/${STUDY}.csv has a NaN or infinite field: ${_row}")
+    endif()
+endforeach()
 if(EXPECT)
     file(READ "${OUT}/${STUDY}.md" _report)
     if(NOT _report MATCHES "${EXPECT}")
         message(FATAL_ERROR "${OUT}/${STUDY}.md does not match '${EXPECT}'")
     endif()
+endif()
+if(REJECT)
+    file(STRINGS "${OUT}/${STUDY}.md" _lines)
+    foreach(_line IN LISTS _lines)
+        if(_line MATCHES "${REJECT}")
+            message(FATAL_ERROR "${OUT}/${STUDY}.md has a line matching '${REJECT}': ${_line}")
+        endif()
+    endforeach()
 endif()
