@@ -148,15 +148,17 @@ TEST_CASE("binary_cross_entropy_with_logits: forward and autograd backward, ever
                 // subnormal range that is (1 + w) half-ulps of 2^-149 more.
                 const double floor_abs = (1 + wv) * 0x1p-149;
                 const double tol = 8 * 0x1p-24 * terms + floor_abs;
-                const bool g_ok = hard ? ulp_error_f32(grad[k], g) <= bound + 1 : std::fabs(grad[k] - g) <= tol;
+                const bool g_ok = hard ? ulp_error_f32(grad[k], g) <= bound : std::fabs(grad[k] - g) <= tol;
                 CHECK(g_ok);
+                // torch is tallied where it misses our bound by more than
+                // one ulp more (a clear miss, not a rounding-tie disagreement).
                 const bool tg_ok = hard ? ulp_error_f32(tg[k], g) <= bound + 1 : std::fabs(tg[k] - g) <= tol;
                 if (hard) t.ours_worst = std::max(t.ours_worst, ulp_error_f32(grad[k], g));
                 if (!tg_ok) t.torch(logit_class(in.x[k], in.y[k], true), ulp_error_f32(tg[k], g));
                 if (red == ll::reduction::none) {
                     const std::uint32_t el = ulp_error_f32(losses[k], l);
                     if (hard) t.ours_worst = std::max(t.ours_worst, el);
-                    CHECK((el <= bound + 1 || std::fabs(losses[k] - l) <= floor_abs));
+                    CHECK((el <= bound || std::fabs(losses[k] - l) <= floor_abs));
                     const std::uint32_t tl_err = ulp_error_f32(tl[k], l);
                     if (tl_err > bound + 1 && std::fabs(tl[k] - l) > floor_abs) t.torch(logit_class(in.x[k], in.y[k], false), tl_err);
                 }
@@ -203,10 +205,10 @@ TEST_CASE("binary_cross_entropy on probabilities: ATen semantics reproduced") {
                 const double g = wv * (pv - yv) / std::max(pv * (1 - pv), static_cast<double>(1e-12f)) * scale;
                 const bool hard = (yv == 0 || yv == 1) && !variant;
                 const std::uint32_t bound = hard ? 2 : 4;
-                CHECK(ulp_error_f32(grad[k], g) <= bound + 1);
+                CHECK(ulp_error_f32(grad[k], g) <= bound);
                 if (ulp_error_f32(tg[k], g) > bound + 1) ++t.torch_wrong[std::string("gradient") + (pv < 1e-3 ? ", p < 1e-3" : pv > 0.999 ? ", p > 0.999" : ", other p")];
                 if (red == ll::reduction::none) {
-                    CHECK(ulp_error_f32(losses[k], l) <= bound + 1);
+                    CHECK(ulp_error_f32(losses[k], l) <= bound);
                     const std::uint32_t e = ulp_error_f32(tl[k], l);
                     if (e > bound + 1) {
                         const std::string cls = std::string("loss") + (pv < 1e-3 ? ", p < 1e-3" : pv > 0.999 ? ", p > 0.999" : ", other p");
