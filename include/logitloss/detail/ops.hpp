@@ -169,7 +169,19 @@ struct ops<S, std::enable_if_t<std::is_same<S, float>::value || std::is_same<S, 
     using mask_type = bool;
     using uint = typename float_bits<S>::uint;
 
-    LOGITLOSS_HD static LOGITLOSS_INLINE S select(bool c, S a, S b) noexcept { return c ? a : b; }
+    // c ? a : b. On the host as a bit blend, so that no branch is left for
+    // the compiler to build: under -ftrapping-math (the default) GCC does
+    // not if-convert a floating-point ternary whose arms it has sunk into
+    // branches, and a loop over any function would then not vectorize.
+    // The same bits either way (NaN payloads and -0 included).
+    LOGITLOSS_HD static LOGITLOSS_INLINE S select(bool c, S a, S b) noexcept {
+#if LOGITLOSS_DEVICE_PASS
+        return c ? a : b;
+#else
+        const uint m = uint(0) - uint(c);
+        return from_bits<S>((to_bits(a) & m) | (to_bits(b) & ~m));
+#endif
+    }
     LOGITLOSS_HD static LOGITLOSS_INLINE bool mask_and(bool a, bool b) noexcept { return a && b; }
     LOGITLOSS_HD static LOGITLOSS_INLINE bool mask_or(bool a, bool b) noexcept { return a || b; }
 
