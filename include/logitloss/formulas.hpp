@@ -24,7 +24,7 @@ LOGITLOSS_NAMESPACE_BEGIN
 // sigmoid(x) = 1/(1+e^-x). Within 1 ulp (float and double).
 // sigmoid(-inf) = +0, sigmoid(+inf) = 1, NaN -> NaN.
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline T sigmoid(T x) noexcept {
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE T sigmoid(T x) noexcept {
     if constexpr (detail::is_float_v<T>) {
         return detail::in_double<T>::apply(detail::wide_sigmoid{}, x);
     } else {
@@ -46,7 +46,7 @@ template <class T>
 // +-inf where sigmoid'(x) is 0 NaN (the product inf * 0). ATen's
 // sigmoid_backward takes the output y instead and forms grad_out (1 - y) y.
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline T sigmoid_backward(T x, T grad_out) noexcept {
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE T sigmoid_backward(T x, T grad_out) noexcept {
     if constexpr (detail::is_float_v<T>) {
         return detail::in_double<T>::apply(detail::wide_sigmoid_backward{}, x, grad_out);
     } else {
@@ -60,14 +60,14 @@ template <class T>
 // Within 1 ulp (float), 2 ulp (double), subnormal results included;
 // sigmoid_grad(+-0) = 0.25, sigmoid_grad(+-inf) = +0, NaN -> NaN.
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline T sigmoid_grad(T x) noexcept {
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE T sigmoid_grad(T x) noexcept {
     return sigmoid_backward(x, T(1));
 }
 
 // softplus(x) = log(1+e^x) = max(x,0) + log1p(e^-|x|). Within 2 ulp.
 // softplus(-inf) = +0, softplus(+inf) = +inf, NaN -> NaN.
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline T softplus(T x) noexcept {
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE T softplus(T x) noexcept {
     if constexpr (detail::is_float_v<T>) {
         return detail::in_double<T>::apply(detail::wide_softplus{}, x);
     } else {
@@ -80,7 +80,7 @@ template <class T>
 // log_sigmoid(x) = log sigmoid(x) = -softplus(-x). Within 2 ulp.
 // log_sigmoid(-inf) = -inf, log_sigmoid(+inf) = -0, NaN -> NaN.
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline T log_sigmoid(T x) noexcept {
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE T log_sigmoid(T x) noexcept {
     if constexpr (detail::is_float_v<T>) {
         return detail::in_double<T>::apply(detail::wide_log_sigmoid{}, x);
     } else {
@@ -136,7 +136,7 @@ LOGITLOSS_HD LOGITLOSS_INLINE T bce_logit_grad(T x, const bce_logit_weights<T>& 
 // is weighted (bce_with_logits(740.0, 1.0, 49.6) is about 11 ulp off).
 // float is evaluated in double and has no such term.
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline T bce_with_logits(T x, T y, T pos_weight = T(1)) noexcept {
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE T bce_with_logits(T x, T y, T pos_weight = T(1)) noexcept {
     if constexpr (detail::is_float_v<T>) {
         return detail::in_double<T>::apply(detail::wide_bce_with_logits<>{}, x, y, pos_weight);
     } else {
@@ -153,7 +153,7 @@ template <class T>
 // where sigmoid(-x) rounds to 0 the gradient is a zero of either sign), so a
 // confidently right logit gets its tiny gradient, never 0.
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline T bce_with_logits_grad(T x, T y, T pos_weight = T(1)) noexcept {
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE T bce_with_logits_grad(T x, T y, T pos_weight = T(1)) noexcept {
     if constexpr (detail::is_float_v<T>) {
         return detail::in_double<T>::apply(detail::wide_bce_with_logits_grad<>{}, x, y, pos_weight);
     } else {
@@ -165,7 +165,7 @@ template <class T>
 // Loss and gradient of bce_with_logits in one pass (shared exp and division);
 // bitwise equal to the two separate calls.
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline value_and_grad<T> bce_with_logits_value_and_grad(T x, T y,
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE value_and_grad<T> bce_with_logits_value_and_grad(T x, T y,
                                                                                T pos_weight = T(1)) noexcept {
     if constexpr (detail::is_float_v<T>) {
         return detail::in_double<T>::apply(detail::wide_bce_with_logits_value_and_grad<>{}, x, y, pos_weight);
@@ -184,7 +184,7 @@ template <class T>
 // target below 1/2 and the products; 3 occur). p outside [0,1] or NaN ->
 // NaN (PyTorch raises; the checked array kernels raise).
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline T bce(T p, T y) noexcept {
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE T bce(T p, T y) noexcept {
     using O = detail::ops<T>;
     using S = detail::scalar_of_t<T>;
     const T clamp(detail::aten_bce<S>::log_clamp());
@@ -202,7 +202,7 @@ template <class T>
 // that formula evaluated exactly (numerator and denominator are formed
 // exactly, one correctly rounded division). p outside [0,1] or NaN -> NaN.
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline T bce_grad(T p, T y) noexcept {
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE T bce_grad(T p, T y) noexcept {
     using O = detail::ops<T>;
     using S = detail::scalar_of_t<T>;
     const T eps(detail::aten_bce<S>::grad_epsilon());
@@ -234,7 +234,7 @@ template <class T>
 
 // bce and bce_grad in one pass.
 template <class T>
-[[nodiscard]] LOGITLOSS_HD inline value_and_grad<T> bce_value_and_grad(T p, T y) noexcept {
+[[nodiscard]] LOGITLOSS_HD LOGITLOSS_INLINE value_and_grad<T> bce_value_and_grad(T p, T y) noexcept {
     return {bce(p, y), bce_grad(p, y)};
 }
 
